@@ -1,0 +1,266 @@
+// The symbolic executor: each op appends ONNX nodes to a graph and infers static shapes (batch = -1). With weights it
+// builds the exportable graph; without, it only records parameter specs (names, shapes, inits), which is how the rest
+// of the project learns what parameters a config has without doing any math.
+import type { AttrValue, Graph, GraphNode, GraphTensor } from './onnx-graph.js';
+import { Ops, type Operand } from './ops.js';
+import { type ParamInit, type ParamSpec, type Weights, sizeOf } from './param-init.js';
+
+export interface SymValue {
+  name: string;
+  shape: number[];
+}
+
+export class ShapeError extends Error {
+  override name = 'ShapeError';
+}
+
+const fmt = (s: readonly number[]) => `[${s.map((d) => (d === -1 ? 'N' : d)).join(', ')}]`;
+
+function broadcast(a: number[], b: number[], where: string): number[] {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1;
+    const y = b[b.length - n + i] ?? 1;
+    if (x === y || y === 1) out.push(x);
+    else if (x === 1) out.push(y);
+    else if (x === -1 || y === -1) out.push(x === -1 ? y : x);
+    else throw new ShapeError(`${where}: cannot broadcast ${fmt(a)} with ${fmt(b)}`);
+  }
+  return out;
+}
+
+export interface OnnxOpsOptions {
+  /** Weights by parameter name; omit to only collect parameter specs. */
+  weights?: Weights;
+}
+
+export class OnnxOps extends Ops<SymValue> {
+  readonly executor = 'onnx';
+  readonly nodes: GraphNode[] = [];
+  readonly initializers = new Map<string, GraphTensor>();
+  readonly specs: ParamSpec[] = [];
+  private readonly weights?: Weights;
+  private readonly path: string[] = [];
+  private counter = 0;
+  private readonly producer = new Map<string, GraphNode>();
+  private readonly consumed = new Set<string>();
+
+  constructor(opts: OnnxOpsOptions = {}) {
+    super();
+    this.weights = opts.weights;
+  }
+
+  input(name: string, shape: number[]): SymValue {
+    return { name, shape };
+  }
+
+  // ---- graph plumbing ----
+  private emit(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, floatAttrs?: string[]): string {
+    const scope = this.path.filter(Boolean).join('.');
+    const name = `${scope ? `${scope}/` : ''}${opType}_${this.counter++}`;
+    const node: GraphNode = { opType, name, inputs, outputs: [name], attrs, floatAttrs };
+    for (const i of inputs) this.consumed.add(i);
+    this.nodes.push(node);
+    this.producer.set(name, node);
+    return name;
+  }
+
+  private op(opType: string, inputs: SymValue[], shape: number[], attrs: Record<string, AttrValue> = {}, floatAttrs?: string[]): SymValue {
+    return { name: this.emit(opType, inputs.map((v) => v.name), attrs, floatAttrs), shape };
+  }
+
+  private addInitializer(t: GraphTensor): SymValue {
+    const existing = this.initializers.get(t.name);
+    if (!existing) this.initializers.set(t.name, t);
+    return { name: t.name, shape: t.dims };
+  }
+
+  private int64(values: readonly number[], tag: string): string {
+    const key = `const.${tag}.${values.join('_')}`;
+    const name = key.length > 120 ? `const.${tag}.${hashInts(values)}` : key;
+    if (!this.initializers.has(name)) {
+      this.initializers.set(name, { name, dtype: 'int64', dims: [values.length], data: BigInt64Array.from(values.map((v) => BigInt(v))) });
+    }
+    return name;
+  }
+
+  private operand(v: Operand<SymValue>): SymValue {
+    if (typeof v !== 'number') return v;
+    const name = `const.scalar.${v}`;
+    return this.addInitializer({ name, dtype: 'float32', dims: [], data: Float32Array.of(v) });
+  }
+
+  toGraph(name: string, inputs: { value: SymValue; shape: (number | string)[] }[], outputs: { value: SymValue; name: string; shape: (number | string)[] }[]): Graph {
+    for (const o of outputs) this.rename(o.value, o.name);
+    return {
+      name,
+      nodes: this.nodes,
+      initializers: [...this.initializers.values()],
+      inputs: inputs.map((i) => ({ name: i.value.name, dtype: 'float32' as const, shape: i.shape })),
+      outputs: outputs.map((o) => ({ name: o.name, dtype: 'float32' as const, shape: o.shape })),
+    };
+  }
+
+  private rename(v: SymValue, name: string): void {
+    const node = this.producer.get(v.name);
+    if (!node || this.consumed.has(v.name) || this.producer.has(name)) {
+      const id = this.emit('Identity', [v.name]);
+      const idNode = this.producer.get(id) as GraphNode;
+      this.producer.delete(id);
+      idNode.outputs = [name];
+      this.producer.set(name, idNode);
+    } else {
+      this.producer.delete(v.name);
+      node.outputs = node.outputs.map((o) => (o === v.name ? name : o));
+      this.producer.set(name, node);
+    }
+    v.name = name;
+  }
+
+  // ---- values ----
+  shape(x: SymValue): number[] {
+    return x.shape;
+  }
+
+  param(name: string, shape: number[], init: ParamInit): SymValue {
+    if (!this.specs.some((s) => s.name === name)) this.specs.push({ name, shape: [...shape], init });
+    if (!this.weights) return { name, shape };
+    const data = this.weights[name];
+    if (!data) throw new ShapeError(`weight '${name}' is missing (expected shape ${fmt(shape)})`);
+    if (data.length !== sizeOf(shape)) {
+      throw new ShapeError(`weight '${name}' has ${data.length} values, expected shape ${fmt(shape)} = ${sizeOf(shape)}`);
+    }
+    return this.addInitializer({ name, dtype: 'float32', dims: shape, data });
+  }
+
+  constant(name: string, data: Float32Array, shape: number[]): SymValue {
+    return this.addInitializer({ name, dtype: 'float32', dims: shape, data });
+  }
+
+  override label(x: SymValue, name: string): SymValue {
+    this.rename(x, name);
+    return x;
+  }
+
+  override scope<R>(name: string, fn: () => R): R {
+    this.path.push(name);
+    try {
+      return fn();
+    } finally {
+      this.path.pop();
+    }
+  }
+
+  // ---- elementwise ----
+  private binary(opType: string, a: SymValue, b: Operand<SymValue>): SymValue {
+    const bv = this.operand(b);
+    return this.op(opType, [a, bv], broadcast(a.shape, bv.shape, opType));
+  }
+  add(a: SymValue, b: Operand<SymValue>) { return this.binary('Add', a, b); }
+  sub(a: SymValue, b: Operand<SymValue>) { return this.binary('Sub', a, b); }
+  mul(a: SymValue, b: Operand<SymValue>) { return this.binary('Mul', a, b); }
+  div(a: SymValue, b: Operand<SymValue>) { return this.binary('Div', a, b); }
+  private unary(opType: string, x: SymValue) { return this.op(opType, [x], x.shape); }
+  neg(x: SymValue) { return this.unary('Neg', x); }
+  exp(x: SymValue) { return this.unary('Exp', x); }
+  log(x: SymValue) { return this.unary('Log', x); }
+  abs(x: SymValue) { return this.unary('Abs', x); }
+  relu(x: SymValue) { return this.unary('Relu', x); }
+  sqrt(x: SymValue) { return this.unary('Sqrt', x); }
+  sigmoid(x: SymValue) { return this.unary('Sigmoid', x); }
+  tanh(x: SymValue) { return this.unary('Tanh', x); }
+  erf(x: SymValue) { return this.unary('Erf', x); }
+  sin(x: SymValue) { return this.unary('Sin', x); }
+  cos(x: SymValue) { return this.unary('Cos', x); }
+
+  // ---- linear algebra, movement, reduction ----
+  matmul(a: SymValue, b: SymValue): SymValue {
+    const [m, k] = a.shape.slice(-2);
+    const [k2, n] = b.shape.slice(-2);
+    if (k !== k2) throw new ShapeError(`MatMul: inner dims differ, ${fmt(a.shape)} x ${fmt(b.shape)}`);
+    const batchA = a.shape.slice(0, -2);
+    const batchB = b.shape.slice(0, -2);
+    if (b.shape.length !== 2 && batchA.join() !== batchB.join()) {
+      throw new ShapeError(`MatMul: batch dims must match or b be rank 2, got ${fmt(a.shape)} x ${fmt(b.shape)}`);
+    }
+    return this.op('MatMul', [a, b], [...batchA, m, n]);
+  }
+
+  reshape(x: SymValue, shape: number[]): SymValue {
+    const known = x.shape.every((d) => d >= 0);
+    const free = shape.filter((d) => d === -1).length;
+    if (free > 1) throw new ShapeError(`Reshape: more than one -1 in ${fmt(shape)}`);
+    if (known && free === 0 && sizeOf(x.shape) !== sizeOf(shape)) {
+      throw new ShapeError(`Reshape: ${fmt(x.shape)} has ${sizeOf(x.shape)} values, target ${fmt(shape)} has ${sizeOf(shape)}`);
+    }
+    // With a dynamic batch, the inner (static) sizes must divide evenly.
+    const inner = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    const staticIn = x.shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    if (!known && free === 1 && staticIn % inner !== 0) {
+      throw new ShapeError(`Reshape: ${fmt(x.shape)} cannot become ${fmt(shape)}`);
+    }
+    const out = known && free === 1 ? shape.map((d) => (d === -1 ? sizeOf(x.shape) / inner : d)) : shape;
+    return this.op('Reshape', [x, { name: this.int64(shape, 'shape'), shape: [shape.length] }], out);
+  }
+
+  transpose(x: SymValue, perm: number[]): SymValue {
+    if (perm.length !== x.shape.length) throw new ShapeError(`Transpose: perm ${fmt(perm)} for rank ${x.shape.length}`);
+    return this.op('Transpose', [x], perm.map((p) => x.shape[p]), { perm });
+  }
+
+  slice(x: SymValue, axis: number, start: number, end: number): SymValue {
+    const ax = axis < 0 ? axis + x.shape.length : axis;
+    const size = x.shape[ax];
+    if (start < 0 || end > size || start >= end) throw new ShapeError(`Slice: [${start}, ${end}) out of axis ${ax} of ${fmt(x.shape)}`);
+    const shape = [...x.shape];
+    shape[ax] = end - start;
+    const ins = [this.int64([start], 'starts'), this.int64([end], 'ends'), this.int64([ax], 'axes')];
+    return { name: this.emit('Slice', [x.name, ...ins]), shape };
+  }
+
+  concat(xs: SymValue[], axis: number): SymValue {
+    const ax = axis < 0 ? axis + xs[0].shape.length : axis;
+    const shape = [...xs[0].shape];
+    shape[ax] = xs.reduce((s, v) => s + v.shape[ax], 0);
+    return this.op('Concat', xs, shape, { axis: ax });
+  }
+
+  pad(x: SymValue, pads: [number, number][]): SymValue {
+    const shape = x.shape.map((d, i) => (d === -1 ? -1 : d + pads[i][0] + pads[i][1]));
+    const flat = [...pads.map((p) => p[0]), ...pads.map((p) => p[1])];
+    return { name: this.emit('Pad', [x.name, this.int64(flat, 'pads')], { mode: 'constant' }), shape };
+  }
+
+  reduceMean(x: SymValue, axis: number): SymValue {
+    const ax = axis < 0 ? axis + x.shape.length : axis;
+    const shape = [...x.shape];
+    shape[ax] = 1;
+    return this.op('ReduceMean', [x], shape, { axes: [ax], keepdims: 1 });
+  }
+
+  permute(x: SymValue, axis: number, perm: Int32Array): SymValue {
+    const idx = this.int64(Array.from(perm), 'indices');
+    return { name: this.emit('Gather', [x.name, idx], { axis }), shape: [...x.shape] };
+  }
+
+  // ---- overrides (each checked by the parity tests) ----
+  /** One LayerNormalization node (opset 17) instead of seven elementwise ops. */
+  override layerNorm(x: SymValue, eps: number): SymValue {
+    const d = x.shape[x.shape.length - 1];
+    const ones = this.constant(`const.ones_${d}`, new Float32Array(d).fill(1), [d]);
+    const zeros = this.constant(`const.zeros_${d}`, new Float32Array(d), [d]);
+    return this.op('LayerNormalization', [x, ones, zeros], [...x.shape], { axis: -1, epsilon: eps }, ['epsilon']);
+  }
+}
+
+function hashInts(values: readonly number[]): string {
+  let h = 0x811c9dc5;
+  for (const v of values) {
+    h ^= v & 0xffff;
+    h = Math.imul(h, 0x01000193);
+    h ^= v >>> 16;
+    h = Math.imul(h, 0x01000193);
+  }
+  return `${values.length}x${(h >>> 0).toString(16)}`;
+}
