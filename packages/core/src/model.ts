@@ -27,9 +27,10 @@ function timeEmbedding<T>(p: Scope<T>, cfg: LiquidFlowConfig, t: T): T {
   const ops = p.ops;
   return p.run(() => {
     const half = cfg.time_freq_dim / 2;
-    const freqs = new Float32Array(half);
-    for (let i = 0; i < half; i++) freqs[i] = 1000 * Math.exp((-Math.log(10000) * i) / half);
-    const args = ops.mul(ops.reshape(t, [-1, 1]), ops.constant('t_embed.freqs', freqs, [1, half])); // [B, half]
+    const freqs = ops.constant(`t_embed.freqs_${half}`, [1, half], () =>
+      Float32Array.from({ length: half }, (_, i) => 1000 * Math.exp((-Math.log(10000) * i) / half)),
+    );
+    const args = ops.mul(ops.reshape(t, [-1, 1]), freqs); // [B, half]
     const feats = ops.concat([ops.cos(args), ops.sin(args)], 1); // [B, time_freq_dim]
     const h = ops.silu(linearLayer(p.child('mlp.0'), feats, cfg.time_freq_dim, cfg.dim, { std: 0.02 }));
     return ops.silu(linearLayer(p.child('mlp.2'), h, cfg.dim, cfg.dim, { std: 0.02 }));

@@ -134,8 +134,10 @@ export class OnnxOps extends Ops<SymValue> {
     return this.addInitializer({ name, dtype: 'float32', dims: shape, data });
   }
 
-  constant(name: string, data: Float32Array, shape: number[]): SymValue {
-    return this.addInitializer({ name, dtype: 'float32', dims: shape, data });
+  constant(name: string, shape: number[], make: () => Float32Array): SymValue {
+    const existing = this.initializers.get(name);
+    if (existing) return { name, shape: existing.dims };
+    return this.addInitializer({ name, dtype: 'float32', dims: shape, data: make() });
   }
 
   override label(x: SymValue, name: string): SymValue {
@@ -248,8 +250,8 @@ export class OnnxOps extends Ops<SymValue> {
   /** One LayerNormalization node (opset 17) instead of seven elementwise ops. */
   override layerNorm(x: SymValue, eps: number): SymValue {
     const d = x.shape[x.shape.length - 1];
-    const ones = this.constant(`const.ones_${d}`, new Float32Array(d).fill(1), [d]);
-    const zeros = this.constant(`const.zeros_${d}`, new Float32Array(d), [d]);
+    const ones = this.constant(`const.ones_${d}`, [d], () => new Float32Array(d).fill(1));
+    const zeros = this.constant(`const.zeros_${d}`, [d], () => new Float32Array(d));
     return this.op('LayerNormalization', [x, ones, zeros], [...x.shape], { axis: -1, epsilon: eps }, ['epsilon']);
   }
 }

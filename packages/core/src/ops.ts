@@ -14,8 +14,8 @@ export abstract class Ops<T> {
   abstract shape(x: T): number[];
   /** A named trainable weight; the name is its checkpoint key and ONNX initializer name. */
   abstract param(name: string, shape: number[], init: ParamInit): T;
-  /** A named constant (shared by name, so every block reuses one copy). */
-  abstract constant(name: string, data: Float32Array, shape: number[]): T;
+  /** A named constant, built by make() the first time the name is seen and shared after (every block reuses it). */
+  abstract constant(name: string, shape: number[], make: () => Float32Array): T;
   /** Names a value after the module that computed it (ONNX value names); a no-op where names do not exist. */
   label(x: T, _name: string): T {
     return x;

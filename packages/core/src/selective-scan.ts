@@ -69,10 +69,10 @@ export function selectiveScan<T>(ops: Ops<T>, x: T, dt: T, A: T, Bm: T, Cm: T, h
     Bm = ops.pad(Bm, tail);
     Cm = ops.pad(Cm, tail);
   }
-  const segQ = ops.constant(`ssm.segment_sum_${q}`, segmentSumMatrix(q), [q, q * q + q]);
-  const trilQ = ops.constant(`ssm.lower_triangle_${q}`, lowerTriangle(q, false), [q, q]);
-  const segC = ops.constant(`ssm.chunk_segment_sum_${nc}`, strictSegmentSumMatrix(nc), [nc, nc * nc]);
-  const strictC = ops.constant(`ssm.chunk_strict_lower_${nc}`, lowerTriangle(nc, true), [nc, nc]);
+  const segQ = ops.constant(`ssm.segment_sum_${q}`, [q, q * q + q], () => segmentSumMatrix(q));
+  const trilQ = ops.constant(`ssm.lower_triangle_${q}`, [q, q], () => lowerTriangle(q, false));
+  const segC = ops.constant(`ssm.chunk_segment_sum_${nc}`, [nc, nc * nc], () => strictSegmentSumMatrix(nc));
+  const strictC = ops.constant(`ssm.chunk_strict_lower_${nc}`, [nc, nc], () => lowerTriangle(nc, true));
 
   // Per-step log decays, grouped by chunk: [B, nc, heads, q]
   const logDecay = ops.transpose(ops.reshape(ops.mul(dt, A), [-1, nc, q, heads]), [0, 1, 3, 2]);

@@ -12,8 +12,20 @@ export interface ScanOrder {
 
 export const SCAN_ORDER_NAMES = ['row-snake', 'column-snake', 'row-snake-reversed', 'column-snake-reversed'] as const;
 
+const cache = new Map<string, ScanOrder>();
+
+/** The scan order of a layer; memoized, so executors can cache per-order work by identity. */
 export function scanOrder(layer: number, rows: number, cols: number, orders = 4): ScanOrder {
   const which = layer % orders;
+  const key = `${which}:${rows}:${cols}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const order = buildOrder(which, rows, cols);
+  cache.set(key, order);
+  return order;
+}
+
+function buildOrder(which: number, rows: number, cols: number): ScanOrder {
   const n = rows * cols;
   const perm = new Int32Array(n);
   let k = 0;

@@ -1,1 +1,4 @@
-export {};
+export * from './onnx-writer.js';
+export * from './build-graph.js';
+export * from './export-model.js';
+export * from './verify.js';

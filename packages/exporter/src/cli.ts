@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// liquidflow-export CKPT_DIR OUT.onnx [--weights ema|raw] [--verify] [--batch N]
+import { readFile } from 'node:fs/promises';
+import { selectBackend, describeChoice } from '@liquidflow/trainer';
+import { exportCheckpoint, type WeightSet } from './export-model.js';
+import { VERIFY_TOLERANCE, verifyExport } from './verify.js';
+
+const HELP = `Usage: liquidflow-export CKPT_DIR OUT.onnx [options]
+
+Builds the LiquidFlow ONNX graph (opset 17, inputs x [N,C,H,W] and t [N], output v) from a checkpoint directory.
+
+Options:
+  --weights ema|raw   which weights to export (default: ema, the averaged weights)
+  --verify            run the graph on onnxruntime-node and the same weights in TensorFlow.js on one random batch;
+                      prints max_abs_err and exits 1 if it is over ${VERIFY_TOLERANCE}
+  --batch N           batch size for --verify (default 4, t spread over [0, 1])
+  -h, --help          show this help`;
+
+function parseArgs(argv: string[]) {
+  const positional: string[] = [];
+  const opts = { weights: 'ema' as WeightSet, verify: false, batch: 4 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.startsWith('--') ? a.split('=', 2) : [a, undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === '-h' || flag === '--help') {
+      console.log(HELP);
+      process.exit(0);
+    } else if (flag === '--weights') {
+      const w = value();
+      if (w !== 'ema' && w !== 'raw') throw new Error(`--weights must be ema or raw, got '${w}'`);
+      opts.weights = w;
+    } else if (flag === '--verify') opts.verify = true;
+    else if (flag === '--batch') {
+      opts.batch = Number(value());
+      if (!Number.isInteger(opts.batch) || opts.batch < 1) throw new Error('--batch must be a positive integer');
+    } else if (flag.startsWith('-')) throw new Error(`unknown option '${flag}' (see --help)`);
+    else positional.push(a);
+  }
+  if (positional.length !== 2) throw new Error(`expected CKPT_DIR and OUT.onnx, got ${positional.length} argument(s) (see --help)`);
+  return { ckpt: positional[0], out: positional[1], ...opts };
+}
+
+const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const t0 = performance.now();
+  process.stderr.write(`exporting ${args.ckpt} (${args.weights} weights) ...\n`);
+  const r = await exportCheckpoint(args.ckpt, args.out, args.weights);
+  const cfg = r.checkpoint.config;
+  console.log(
+    `wrote ${r.path}: ${r.nodes} nodes, ${r.params.toLocaleString('en-US')} params, ${r.bytes.toLocaleString('en-US')} bytes (${mb(r.bytes)}), ` +
+      `variant ${cfg.variant}, ${cfg.img_size}px, step ${r.checkpoint.step}, ${args.weights} weights, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  if (!args.verify) return;
+  process.stderr.write(`${describeChoice(await selectBackend())}\nverifying on a batch of ${args.batch} ...\n`);
+  const bytes = new Uint8Array(await readFile(args.out));
+  const weights = args.weights === 'ema' ? r.checkpoint.ema : r.checkpoint.weights;
+  const v = await verifyExport(bytes, cfg, weights, args.batch);
+  console.log(`max_abs_err=${v.maxAbsErr.toExponential(3)} (max |v| ${v.maxAbsRef.toFixed(3)}, batch ${v.batch}, t=[${v.t.map((x) => x.toFixed(2)).join(', ')}])`);
+  if (!(v.maxAbsErr <= VERIFY_TOLERANCE)) {
+    console.error(`verify FAILED: max_abs_err ${v.maxAbsErr} is over ${VERIFY_TOLERANCE}`);
+    process.exit(1);
+  }
+  console.log(`verify passed (tolerance ${VERIFY_TOLERANCE})`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e: Error) => {
+    console.error(`liquidflow-export: ${e.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,62 @@
+// --verify: the exported graph on onnxruntime-node against the same weights in TensorFlow.js, on one random batch with
+// t spread over [0, 1]. Reports the max absolute difference of the velocities.
+import * as ort from 'onnxruntime-node';
+import * as tf from '@tensorflow/tfjs';
+import { type LiquidFlowConfig, type Weights, Rng } from '@liquidflow/core';
+import { TfModel } from '@liquidflow/trainer';
+
+export const VERIFY_TOLERANCE = 1e-4;
+
+export interface VerifyResult {
+  maxAbsErr: number;
+  maxAbsRef: number;
+  batch: number;
+  t: number[];
+}
+
+/** A seeded batch: x ~ N(0, 1) [batch, C, H, W] and t evenly spaced over [0, 1]. */
+export function verificationBatch(config: LiquidFlowConfig, batch: number, seed: number) {
+  const n = batch * config.in_channels * config.img_size * config.img_size;
+  const x = new Rng(seed, 0x5eed).fillNormal(new Float32Array(n));
+  const t = Float32Array.from({ length: batch }, (_, i) => (batch === 1 ? 0.5 : i / (batch - 1)));
+  return { x, t, dims: [batch, config.in_channels, config.img_size, config.img_size] };
+}
+
+export async function runOrt(modelBytes: Uint8Array, x: Float32Array, t: Float32Array, dims: number[], threads?: number): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(modelBytes, threads ? { intraOpNumThreads: threads } : {});
+  try {
+    const out = await session.run({ x: new ort.Tensor('float32', x, dims), t: new ort.Tensor('float32', t, [t.length]) });
+    return out.v.data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
+export async function runTfjs(config: LiquidFlowConfig, weights: Weights, x: Float32Array, t: Float32Array, dims: number[]): Promise<Float32Array> {
+  const model = new TfModel(config, weights);
+  try {
+    const v = tf.tidy(() => model.forward(tf.tensor(x, dims), tf.tensor1d(t)));
+    const data = (await v.data()) as Float32Array;
+    v.dispose();
+    return data;
+  } finally {
+    model.dispose();
+  }
+}
+
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`output sizes differ: ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= m)) m = d; // NaN propagates as a failure
+  }
+  return m;
+}
+
+export async function verifyExport(modelBytes: Uint8Array, config: LiquidFlowConfig, weights: Weights, batch = 4, seed = 0): Promise<VerifyResult> {
+  const { x, t, dims } = verificationBatch(config, batch, seed);
+  const ortOut = await runOrt(modelBytes, x, t, dims);
+  const tfOut = await runTfjs(config, weights, x, t, dims);
+  return { maxAbsErr: maxAbsDiff(ortOut, tfOut), maxAbsRef: tfOut.reduce((m, v) => Math.max(m, Math.abs(v)), 0), batch, t: Array.from(t) };
+}

@@ -1,0 +1,38 @@
+// The model's weights as TF.js variables plus a forward pass through the shared architecture.
+import * as tf from '@tensorflow/tfjs';
+import { type LiquidFlowConfig, type Weights, liquidFlow, paramSpecs } from '@liquidflow/core';
+import { TfOps } from './ops-tfjs.js';
+
+export class TfModel {
+  readonly variables: Map<string, tf.Variable>;
+  private readonly ops: TfOps;
+
+  constructor(
+    readonly config: LiquidFlowConfig,
+    weights: Weights,
+  ) {
+    this.variables = new Map();
+    for (const spec of paramSpecs(config)) {
+      const data = weights[spec.name];
+      if (!data) throw new Error(`weights lack parameter '${spec.name}'`);
+      this.variables.set(spec.name, tf.variable(tf.tensor(data, spec.shape, "float32"), true));
+    }
+    this.ops = new TfOps(this.variables);
+  }
+
+  /** v(x_t, t): x [B, C, H, W], t [B]. */
+  forward(x: tf.Tensor, t: tf.Tensor): tf.Tensor {
+    return liquidFlow(this.ops, this.config, x, t);
+  }
+
+  /** Current weights as plain arrays (what a checkpoint stores). */
+  async weights(): Promise<Weights> {
+    const out: Weights = {};
+    for (const [name, v] of this.variables) out[name] = (await v.data()) as Float32Array;
+    return out;
+  }
+
+  dispose(): void {
+    for (const v of this.variables.values()) v.dispose();
+  }
+}
