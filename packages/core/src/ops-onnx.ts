@@ -40,6 +40,8 @@ export class OnnxOps extends Ops<SymValue> {
   readonly nodes: GraphNode[] = [];
   readonly initializers = new Map<string, GraphTensor>();
   readonly specs: ParamSpec[] = [];
+  /** Multiply-add FLOPs (2 per MAC) of the MatMuls for one batch entry: the model's arithmetic, for GFLOP/s figures. */
+  matmulFlopsPerSample = 0;
   private readonly weights?: Weights;
   private readonly path: string[] = [];
   private counter = 0;
@@ -186,6 +188,7 @@ export class OnnxOps extends Ops<SymValue> {
     if (b.shape.length !== 2 && batchA.join() !== batchB.join()) {
       throw new ShapeError(`MatMul: batch dims must match or b be rank 2, got ${fmt(a.shape)} x ${fmt(b.shape)}`);
     }
+    this.matmulFlopsPerSample += 2 * m * k * n * batchA.reduce((p, d) => (d === -1 ? p : p * d), 1);
     return this.op('MatMul', [a, b], [...batchA, m, n]);
   }
 

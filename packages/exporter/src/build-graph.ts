@@ -5,6 +5,8 @@ export interface BuiltGraph {
   graph: Graph;
   nodes: number;
   params: number;
+  /** MatMul FLOPs per image (the batch dimension excluded). */
+  flopsPerSample: number;
 }
 
 export function buildGraph(config: LiquidFlowConfig, weights: Weights): BuiltGraph {
@@ -23,5 +25,6 @@ export function buildGraph(config: LiquidFlowConfig, weights: Weights): BuiltGra
   );
   const foreign = [...new Set(graph.nodes.map((n) => n.opType))].filter((op) => !PORTABLE_OPS.has(op));
   if (foreign.length) throw new Error(`graph uses ops outside the WebGPU/WASM allowlist: ${foreign.join(', ')}`);
-  return { graph, nodes: graph.nodes.length, params: ops.specs.reduce((n, p) => n + sizeOf(p.shape), 0) };
+  const params = ops.specs.reduce((n, p) => n + sizeOf(p.shape), 0);
+  return { graph, nodes: graph.nodes.length, params, flopsPerSample: ops.matmulFlopsPerSample };
 }
