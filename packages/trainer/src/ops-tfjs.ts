@@ -8,6 +8,8 @@ export class TfOps extends Ops<tf.Tensor> {
   readonly executor = 'tfjs';
   private readonly constants = new Map<string, tf.Tensor>();
   private readonly permutations = new Map<Int32Array, (x: tf.Tensor) => tf.Tensor>();
+  /** Tensors this executor keeps across calls (constants, permutation indices); freed by dispose(). */
+  private readonly kept: tf.Tensor[] = [];
 
   /** params: the model's variables by checkpoint name. */
   constructor(private readonly params: ReadonlyMap<string, tf.Variable>) {
@@ -29,6 +31,7 @@ export class TfOps extends Ops<tf.Tensor> {
     let c = this.constants.get(name);
     if (!c) {
       c = tf.keep(tf.tensor(make(), shape, 'float32'));
+      this.kept.push(c);
       this.constants.set(name, c);
     }
     return c;
@@ -93,6 +96,7 @@ export class TfOps extends Ops<tf.Tensor> {
       if (inverse.includes(-1)) throw new Error(`permute: indices are not a permutation of 0..${perm.length - 1}`);
       const fwd = tf.keep(tf.tensor1d(perm, 'int32'));
       const back = tf.keep(tf.tensor1d(inverse, 'int32'));
+      this.kept.push(fwd, back);
       const gatherWithInverseGrad = (input: tf.Tensor) => ({
         value: tf.gather(input, fwd, axis),
         gradFunc: (dy: tf.Tensor) => tf.gather(dy, back, axis),
@@ -101,5 +105,12 @@ export class TfOps extends Ops<tf.Tensor> {
       this.permutations.set(perm, fn);
     }
     return fn(x);
+  }
+
+  dispose(): void {
+    for (const t of this.kept) t.dispose();
+    this.kept.length = 0;
+    this.constants.clear();
+    this.permutations.clear();
   }
 }

@@ -15,7 +15,10 @@ export class TfModel {
     for (const spec of paramSpecs(config)) {
       const data = weights[spec.name];
       if (!data) throw new Error(`weights lack parameter '${spec.name}'`);
-      this.variables.set(spec.name, tf.variable(tf.tensor(data, spec.shape, "float32"), true));
+      // tf.variable copies its initial value; the temporary tensor must go, or every model leaks a weight copy.
+      const initial = tf.tensor(data, spec.shape, 'float32');
+      this.variables.set(spec.name, tf.variable(initial, true));
+      initial.dispose();
     }
     this.ops = new TfOps(this.variables);
   }
@@ -34,5 +37,6 @@ export class TfModel {
 
   dispose(): void {
     for (const v of this.variables.values()) v.dispose();
+    this.ops.dispose();
   }
 }

@@ -1,0 +1,60 @@
+// The newcomer's path: liquidflow-train writes a checkpoint, liquidflow-export writes the .onnx and --verify passes.
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, truncateSync, statSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeModel } from '@liquidflow/exporter';
+
+const root = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+const trainCli = join(root, 'packages/trainer/dist/cli.js');
+const exportCli = join(root, 'packages/exporter/dist/cli.js');
+const run = (cli: string, args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd: root });
+
+describe('liquidflow-export', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lf-export-'));
+  const ckpt = join(dir, 'ckpt');
+
+  it('exports a fresh checkpoint and --verify passes', () => {
+    expect(run(trainCli, ['--model_size', 'tiny', '--img_size', '32', '--steps', '0', '--seed', '0', '--out', ckpt]).status).toBe(0);
+    const out = join(dir, 'tiny.onnx');
+    const r = run(exportCli, [ckpt, out, '--verify']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/wrote .*tiny\.onnx: \d+ nodes, [\d,]+ params, [\d,]+ bytes/);
+    const m = /max_abs_err=([0-9.e+-]+)/.exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    expect(Number(m![1])).toBeLessThanOrEqual(1e-4);
+    expect(statSync(out).size).toBeGreaterThan(1e6);
+  });
+
+  it('exports the raw weights with --weights raw', () => {
+    const out = join(dir, 'raw.onnx');
+    const r = run(exportCli, [ckpt, out, '--weights', 'raw']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(decodeModel(new Uint8Array(readFileSync(out))).metadata['liquidflow.weights']).toBe('raw');
+  });
+
+  it('names the file and the problem for a truncated checkpoint, and writes nothing', () => {
+    const bad = join(dir, 'bad');
+    expect(run(trainCli, ['--img_size', '32', '--out', bad]).status).toBe(0);
+    const bin = join(bad, 'ema.bin');
+    truncateSync(bin, statSync(bin).size - 100);
+    const out = join(dir, 'bad.onnx');
+    const r = run(exportCli, [bad, out]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(bin);
+    expect(r.stderr).toMatch(/truncated/);
+    expect(r.stderr.length).toBeLessThan(2000);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('rejects a missing checkpoint and unknown options clearly', () => {
+    const missing = run(exportCli, [join(dir, 'nope'), join(dir, 'x.onnx')]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/nope: checkpoint directory not found/);
+    const unknown = run(exportCli, [ckpt, join(dir, 'x.onnx'), '--fast']);
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toMatch(/unknown option '--fast'/);
+  });
+});
