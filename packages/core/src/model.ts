@@ -76,7 +76,8 @@ function modulate<T>(ops: Ops<T>, x: T, shift: T, scale: T): T {
 
 /** Cut the AdaLN projection [B, n*D] into n vectors, each [B, 1, D] ready to broadcast over tokens. */
 function chunks<T>(ops: Ops<T>, x: T, n: number, d: number): T[] {
-  return Array.from({ length: n }, (_, i) => ops.reshape(ops.slice(x, 1, i * d, (i + 1) * d), [-1, 1, d]));
+  const rows = ops.reshape(x, [-1, n, d]); // one reshape, then each slice is already [B, 1, D]
+  return Array.from({ length: n }, (_, i) => ops.slice(rows, 1, i, i + 1));
 }
 
 /**

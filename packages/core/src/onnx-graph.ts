@@ -37,6 +37,6 @@ export interface Graph {
 
 /** Every op the exporter may emit. Each has a kernel in ORT-web's WebGPU EP and in the WASM/CPU EP (opset 17). */
 export const PORTABLE_OPS: ReadonlySet<string> = new Set([
-  'Abs', 'Add', 'Concat', 'Cos', 'Div', 'Erf', 'Exp', 'Gather', 'LayerNormalization', 'Log', 'MatMul', 'Mul', 'Neg',
+  'Abs', 'Add', 'Concat', 'Conv', 'Cos', 'Div', 'Erf', 'Exp', 'Gather', 'LayerNormalization', 'Log', 'MatMul', 'Mul', 'Neg',
   'Pad', 'ReduceMean', 'Relu', 'Reshape', 'Sigmoid', 'Sin', 'Slice', 'Sqrt', 'Sub', 'Tanh', 'Transpose',
 ]);

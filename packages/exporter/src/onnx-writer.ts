@@ -70,9 +70,9 @@ export function decodeModel(bytes: Uint8Array) {
   for (const p of m.metadataProps) metadata[String(p.key)] = String(p.value);
   return {
     opset: m.opsetImport.map((o) => ({ domain: o.domain, version: Number(o.version) })),
-    opTypes: (m.graph?.node ?? []).map((n) => n.opType),
-    inputs: (m.graph?.input ?? []).map((i) => i.name),
-    outputs: (m.graph?.output ?? []).map((o) => o.name),
+    opTypes: (m.graph?.node ?? []).map((n) => String(n.opType)),
+    inputs: (m.graph?.input ?? []).map((i) => String(i.name)),
+    outputs: (m.graph?.output ?? []).map((o) => String(o.name)),
     metadata,
   };
 }
