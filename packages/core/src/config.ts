@@ -67,7 +67,7 @@ export class ConfigError extends Error {
 
 /** Resolve a variant name plus overrides into a full, validated config. */
 export function resolveConfig(variant: string, overrides: Partial<LiquidFlowConfig> = {}): LiquidFlowConfig {
-  const v = VARIANTS[variant];
+  const v = Object.hasOwn(VARIANTS, variant) ? VARIANTS[variant] : undefined;
   if (!v) {
     throw new ConfigError(`unknown model_size '${variant}': expected one of ${Object.keys(VARIANTS).join(', ')}`);
   }

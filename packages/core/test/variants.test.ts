@@ -70,6 +70,14 @@ describe('variants', () => {
   });
 });
 
+describe('resolveConfig: names inherited from Object.prototype are not variants', () => {
+  for (const name of ['constructor', 'toString', '__proto__']) {
+    it(`resolveConfig('${name}') throws ConfigError`, () => {
+      expect(() => resolveConfig(name)).toThrow(ConfigError);
+    });
+  }
+});
+
 describe('validateConfig', () => {
   const good = (): Record<string, unknown> => ({ ...DEFAULT_CONFIG });
   const WHERE = 'ckpt/config.json';

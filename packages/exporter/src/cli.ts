@@ -21,7 +21,9 @@ function parseArgs(argv: string[]) {
   const opts = { weights: 'ema' as WeightSet, verify: false, batch: 4 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const [flag, inline] = a.startsWith('--') ? a.split('=', 2) : [a, undefined];
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    const flag = eq < 0 ? a : a.slice(0, eq);
+    const inline = eq < 0 ? undefined : a.slice(eq + 1);
     const value = () => {
       const v = inline ?? argv[++i];
       if (v === undefined) throw new Error(`${flag} needs a value`);

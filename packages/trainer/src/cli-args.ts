@@ -8,7 +8,9 @@ export function parseFlags<S extends FlagSpec>(argv: string[], spec: S, program:
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('--')) throw new Error(`unexpected argument '${arg}' (see --help)`);
-    const [rawName, inline] = arg.slice(2).split('=', 2);
+    const eq = arg.indexOf('=');
+    const rawName = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    const inline = eq < 0 ? undefined : arg.slice(eq + 1); // values may contain '=' (paths)
     const name = rawName.replace(/-/g, '_');
     const s = spec[name];
     if (!s) throw new Error(`unknown flag '--${rawName}'; known flags: ${Object.keys(spec).map((k) => `--${k}`).join(', ')}`);

@@ -1,12 +1,26 @@
 // Checkpoint directories: an exact round trip of raw and EMA weights, a clear error (file path + problem) for every way a
 // directory can be broken, and atomic replacement (no temp or .prev left behind; a crash between the renames is
 // recoverable).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdtemp, readFile, readdir, rename, rm, writeFile, cp, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { paramSpecs, resolveConfig, sizeOf } from '@liquidflow/core';
 import { CheckpointError, freshCheckpoint, loadCheckpoint, saveCheckpoint, type Checkpoint } from '@liquidflow/trainer';
+
+// Fault injection for the atomic-save tests: when failRenameInto is set, renaming a temp dir onto it fails, as if the
+// process died right before that rename. Everything else goes to the real fs.
+const fault = vi.hoisted(() => ({ failRenameInto: null as string | null }));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs/promises')>();
+  const rename = async (from: import('node:fs').PathLike, to: import('node:fs').PathLike) => {
+    if (fault.failRenameInto !== null && String(to) === fault.failRenameInto && String(from).includes('.tmp-')) {
+      throw Object.assign(new Error(`injected failure renaming ${from} -> ${to}`), { code: 'EIO' });
+    }
+    return real.rename(from, to);
+  };
+  return { ...real, rename, default: { ...real, rename } };
+});
 
 const cfg = resolveConfig('tiny', { img_size: 16, dim: 32, depth: 2, head_dim: 16, d_state: 8 });
 let root: string;
@@ -296,5 +310,33 @@ describe('atomic save', () => {
     await saveCheckpoint(dir + '.prev', { ...ckpt, step: 1 });
     await saveCheckpoint(dir, { ...ckpt, step: 2 });
     expect((await loadCheckpoint(dir)).step).toBe(2);
+  });
+
+  it('a save that fails before its final rename leaves the old checkpoint loadable (from .prev) and no temp dir', async () => {
+    const parent = await mkdtemp(join(root, 'atomic-'));
+    const dir = join(parent, 'ckpt');
+    await saveCheckpoint(dir, { ...ckpt, step: 5 });
+    fault.failRenameInto = dir;
+    try {
+      await expect(saveCheckpoint(dir, { ...ckpt, step: 6 })).rejects.toThrow(/injected failure/);
+    } finally {
+      fault.failRenameInto = null;
+    }
+    expect((await readdir(parent)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect((await loadCheckpoint(dir)).step).toBe(5);
+  });
+
+  it('a save after a crash, failing again before its final rename, still leaves the old checkpoint loadable', async () => {
+    const parent = await mkdtemp(join(root, 'atomic-'));
+    const dir = join(parent, 'ckpt');
+    await saveCheckpoint(dir, { ...ckpt, step: 5 });
+    await rename(dir, dir + '.prev'); // the first crash
+    fault.failRenameInto = dir;
+    try {
+      await expect(saveCheckpoint(dir, { ...ckpt, step: 6 })).rejects.toThrow(/injected failure/);
+    } finally {
+      fault.failRenameInto = null;
+    }
+    expect((await loadCheckpoint(dir)).step).toBe(5);
   });
 });

@@ -118,4 +118,11 @@ describe('liquidflow-train CLI', () => {
     expect(r2.stderr).toContain('--steps');
     expect(existsSync(join(tmp, 'never2'))).toBe(false);
   });
+
+  it('--flag=value keeps a value that itself contains =', async () => {
+    const out = join(tmp, 'with=equals');
+    const r = run('--model_size', 'tiny', '--img_size', '16', '--steps', '0', `--out=${out}`);
+    expect(r.code).toBe(0);
+    expect(existsSync(join(out, 'config.json'))).toBe(true);
+  });
 });
