@@ -12,3 +12,6 @@ export * from './onnx-graph.js';
 export * from './ops-onnx.js';
 export * from './param-specs.js';
 export * from './flow.js';
+export * from './sampler.js';
+export * from './png.js';
+export * from './onnx-metadata.js';

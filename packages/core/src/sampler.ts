@@ -1,0 +1,145 @@
+// The sampler core shared by every runtime (ORT in Node, ORT in browsers, TF.js in the trainer): Euler or Heun
+// integration of the rectified-flow ODE from t = 1 (noise) to t = 0 (image), seeded noise, progress and cancellation.
+// It sees the model only as a velocity function over plain arrays, so each runtime adds nothing but how to call it.
+import { NOISE_T, DATA_T } from './flow.js';
+import { Rng } from './prng.js';
+
+/** v(x_t, t) for a batch: x [N, C, H, W] and t [N] as flat float32 arrays. */
+export type VelocityFn = (x: Float32Array, t: Float32Array, shape: readonly [number, number, number, number]) => Promise<Float32Array>;
+
+export type SamplerName = 'euler' | 'heun';
+export const SAMPLERS: readonly SamplerName[] = ['euler', 'heun'];
+
+export interface SampleProgress {
+  /** Steps done so far (1..total). */
+  step: number;
+  total: number;
+  /** Milliseconds since sampling started. */
+  elapsed: number;
+  /** The current estimate of the final image x0 = x_t - t v, in model space [-1, 1] (only when asked for). */
+  preview?: Float32Array;
+}
+
+export interface SampleOptions {
+  count: number;
+  channels: number;
+  size: number;
+  /** Integration steps (default 25). Heun evaluates the model twice per step. */
+  steps?: number;
+  sampler?: SamplerName;
+  /** Seed of the initial noise; the same seed gives the same image on every platform. */
+  seed?: number;
+  onProgress?: (p: SampleProgress) => void;
+  /** Also compute the x0 preview on every step (costs one pass over the batch). */
+  preview?: boolean;
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_STEPS = 25;
+
+/** The initial noise for a seed: N(0, 1), one stream per seed, identical in Node and browsers. */
+export function initialNoise(seed: number, length: number): Float32Array {
+  return new Rng(seed >>> 0, 0x6e6f6973).fillNormal(new Float32Array(length));
+}
+
+/** Evenly spaced times from NOISE_T down to DATA_T (steps + 1 values). */
+export function timeGrid(steps: number): number[] {
+  return Array.from({ length: steps + 1 }, (_, i) => NOISE_T + ((DATA_T - NOISE_T) * i) / steps);
+}
+
+export class SamplingAbortedError extends Error {
+  override name = 'AbortError';
+  constructor() {
+    super('sampling was cancelled');
+  }
+}
+
+function checkOptions(o: SampleOptions): Required<Pick<SampleOptions, 'steps' | 'sampler' | 'seed'>> {
+  const steps = o.steps ?? DEFAULT_STEPS;
+  const sampler = o.sampler ?? 'euler';
+  const seed = o.seed ?? 0;
+  if (!Number.isInteger(o.count) || o.count < 1) throw new RangeError(`count must be a positive integer, got ${o.count}`);
+  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be a positive integer, got ${steps}`);
+  if (!SAMPLERS.includes(sampler)) throw new RangeError(`sampler must be one of ${SAMPLERS.join(', ')}, got '${sampler}'`);
+  if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
+  return { steps, sampler, seed };
+}
+
+/** x + h * v, elementwise. */
+function axpy(x: Float32Array, h: number, v: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = x[i] + h * v[i];
+  return out;
+}
+
+/** Integrates from noise to image; returns x0 [count, C, H, W] in model space (about [-1, 1]). */
+export async function sample(velocity: VelocityFn, o: SampleOptions): Promise<Float32Array> {
+  const { steps, sampler, seed } = checkOptions(o);
+  const shape = [o.count, o.channels, o.size, o.size] as const;
+  const per = o.channels * o.size * o.size;
+  let x = initialNoise(seed, o.count * per);
+  const ts = timeGrid(steps);
+  const start = Date.now();
+  const tVec = (t: number) => new Float32Array(o.count).fill(t);
+  for (let i = 0; i < steps; i++) {
+    if (o.signal?.aborted) throw new SamplingAbortedError();
+    const t = ts[i];
+    const h = ts[i + 1] - t; // negative: time runs from 1 to 0
+    const v = await velocity(x, tVec(t), shape);
+    let next = axpy(x, h, v);
+    if (sampler === 'heun') {
+      // Trapezoid: average the slope at both ends of the step (second order).
+      if (o.signal?.aborted) throw new SamplingAbortedError();
+      const v2 = await velocity(next, tVec(ts[i + 1]), shape);
+      next = new Float32Array(x.length);
+      for (let k = 0; k < x.length; k++) next[k] = x[k] + 0.5 * h * (v[k] + v2[k]);
+    }
+    if (o.onProgress) {
+      // x0 = x_t - t v is the model's current guess of the final image.
+      const preview = o.preview ? axpy(x, -t, v) : undefined;
+      o.onProgress({ step: i + 1, total: steps, elapsed: Date.now() - start, preview });
+    }
+    x = next;
+  }
+  return x;
+}
+
+/** Model space [-1, 1] NCHW -> per image, RGB floats in [0, 1] (HWC) and RGBA bytes. */
+export function toImages(x: Float32Array, count: number, channels: number, size: number) {
+  const per = channels * size * size;
+  const plane = size * size;
+  const images: { width: number; height: number; rgb: Float32Array; data: Uint8ClampedArray }[] = [];
+  for (let n = 0; n < count; n++) {
+    const rgb = new Float32Array(plane * 3);
+    const data = new Uint8ClampedArray(plane * 4);
+    for (let p = 0; p < plane; p++) {
+      for (let c = 0; c < 3; c++) {
+        const v = x[n * per + (channels === 1 ? 0 : c) * plane + p];
+        const u = Math.min(1, Math.max(0, (v + 1) / 2));
+        rgb[p * 3 + c] = u;
+        data[p * 4 + c] = Math.round(u * 255);
+      }
+      data[p * 4 + 3] = 255;
+    }
+    images.push({ width: size, height: size, rgb, data });
+  }
+  return images;
+}
+
+/** Tiles RGBA images into one grid image (columns default to ceil(sqrt(n))), with a gap of `pad` pixels. */
+export function imageGrid(images: { width: number; height: number; data: Uint8ClampedArray }[], columns?: number, pad = 2) {
+  const n = images.length;
+  const cols = columns ?? Math.ceil(Math.sqrt(n));
+  const rows = Math.ceil(n / cols);
+  const w = images[0].width;
+  const h = images[0].height;
+  const width = cols * w + (cols + 1) * pad;
+  const height = rows * h + (rows + 1) * pad;
+  const data = new Uint8ClampedArray(width * height * 4).fill(255);
+  images.forEach((img, i) => {
+    const ox = pad + (i % cols) * (w + pad);
+    const oy = pad + Math.floor(i / cols) * (h + pad);
+    for (let y = 0; y < h; y++) data.set(img.data.subarray(y * w * 4, (y + 1) * w * 4), ((oy + y) * width + ox) * 4);
+  });
+  return { width, height, data };
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+// liquidflow-generate MODEL.onnx [--count 16] [--steps 25] [--sampler euler|heun] [--seed 0] [--out grid.png | --out-dir DIR]
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { encodePng, imageGrid, SAMPLERS, type SamplerName } from '@liquidflow/core';
+import { LiquidFlow } from './liquidflow.js';
+import { NODE_DEVICES } from './devices.js';
+import type { NodeDevice } from './protocol.js';
+
+const HELP = `Usage: liquidflow-generate MODEL.onnx [options]
+
+Generates images from a LiquidFlow model exported by liquidflow-export.
+
+Options:
+  --count N          images to generate (default 16)
+  --steps N          integration steps (default 25)
+  --sampler NAME     ${SAMPLERS.join(' or ')} (default euler; heun evaluates the model twice per step)
+  --seed N           noise seed; the same seed gives the same images everywhere (default 0)
+  --out FILE         PNG grid of all images (default grid.png)
+  --out-dir DIR      also write one PNG per image into DIR
+  --device NAME      ${NODE_DEVICES.join(', ')} (default auto)
+  --threads N        ORT intra-op threads
+  -h, --help         show this help`;
+
+function parse(argv: string[]) {
+  const o = { model: '', count: 16, steps: 25, sampler: 'euler' as SamplerName, seed: 0, out: 'grid.png', outDir: '', device: 'auto' as NodeDevice, threads: 0 };
+  const ints = new Set(['count', 'steps', 'seed', 'threads']);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-h' || a === '--help') {
+      console.log(HELP);
+      process.exit(0);
+    }
+    if (!a.startsWith('--')) {
+      if (o.model) throw new Error(`unexpected argument '${a}' (see --help)`);
+      o.model = a;
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = (eq < 0 ? a.slice(2) : a.slice(2, eq)).replace(/_/g, '-');
+    const value = eq < 0 ? argv[++i] : a.slice(eq + 1);
+    if (value === undefined) throw new Error(`--${name} needs a value`);
+    const key = name === 'out-dir' ? 'outDir' : name;
+    if (!(key in o) || key === 'model') throw new Error(`unknown option '--${name}' (see --help)`);
+    if (ints.has(key)) {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 0 || (key !== 'seed' && key !== 'threads' && n < 1)) throw new Error(`--${name} must be a positive integer, got '${value}'`);
+      (o as Record<string, unknown>)[key] = n;
+    } else (o as Record<string, unknown>)[key] = value;
+  }
+  if (!o.model) throw new Error('expected MODEL.onnx (see --help)');
+  if (!SAMPLERS.includes(o.sampler)) throw new Error(`--sampler must be ${SAMPLERS.join(' or ')}, got '${o.sampler}'`);
+  if (!NODE_DEVICES.includes(o.device)) throw new Error(`--device must be one of ${NODE_DEVICES.join(', ')}, got '${o.device}'`);
+  return o;
+}
+
+function bar(step: number, total: number, elapsedMs: number): string {
+  const width = 30;
+  const done = Math.round((step / total) * width);
+  const eta = step > 0 ? ((elapsedMs / step) * (total - step)) / 1000 : 0;
+  return `\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${step}/${total} steps  ${(elapsedMs / 1000).toFixed(1)}s  eta ${eta.toFixed(1)}s`;
+}
+
+async function main() {
+  const o = parse(process.argv.slice(2));
+  const lf = await LiquidFlow.load(o.model, { device: o.device, threads: o.threads || undefined });
+  const c = lf.config;
+  process.stderr.write(`${o.model}: ${c.variant} ${c.img_size}px on ${lf.device} (${lf.deviceReason}); ${o.count} images, ${o.steps} ${o.sampler} steps, seed ${o.seed}\n`);
+  const tty = process.stderr.isTTY;
+  const t0 = Date.now();
+  const images = await lf.generate({
+    count: o.count, steps: o.steps, sampler: o.sampler, seed: o.seed,
+    onProgress: (p) => {
+      if (tty) process.stderr.write(bar(p.step, p.total, p.elapsed));
+      else if (p.step === p.total || p.step % Math.max(1, Math.floor(p.total / 5)) === 0) process.stderr.write(`step ${p.step}/${p.total} ${(p.elapsed / 1000).toFixed(1)}s\n`);
+    },
+  });
+  if (tty) process.stderr.write('\n');
+  await lf.dispose();
+  const grid = imageGrid(images);
+  await writeFile(o.out, encodePng(grid.width, grid.height, grid.data));
+  let msg = `wrote ${o.out} (${grid.width}x${grid.height}, ${images.length} images) in ${((Date.now() - t0) / 1000).toFixed(1)} s`;
+  if (o.outDir) {
+    await mkdir(o.outDir, { recursive: true });
+    await Promise.all(images.map((img, i) => writeFile(join(o.outDir, `${String(i).padStart(3, '0')}.png`), encodePng(img.width, img.height, img.data))));
+    msg += ` and ${images.length} PNGs in ${o.outDir}`;
+  }
+  console.log(msg);
+}
+
+main().then(
+  () => process.exit(0),
+  (e: Error) => {
+    console.error(`liquidflow-generate: ${e.message}`);
+    process.exit(1);
+  },
+);

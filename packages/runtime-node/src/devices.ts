@@ -1,0 +1,39 @@
+// Maps a device name to onnxruntime-node execution providers. 'auto' tries CUDA, then the CPU, and says why.
+import * as ort from 'onnxruntime-node';
+import type { NodeDevice } from './protocol.js';
+
+export const NODE_DEVICES: readonly NodeDevice[] = ['auto', 'cpu', 'cuda'];
+
+export const CUDA_HINT =
+  'onnxruntime-node ships without its CUDA provider: on a machine with CUDA 12, reinstall it with ' +
+  '`npm i onnxruntime-node --onnxruntime-node-install=cuda12` (and drop onnxruntime-node-install=skip from .npmrc)';
+
+export interface OpenedSession {
+  session: ort.InferenceSession;
+  device: 'cpu' | 'cuda';
+  reason: string;
+}
+
+export async function openSession(bytes: Uint8Array, device: NodeDevice, threads?: number): Promise<OpenedSession> {
+  if (!NODE_DEVICES.includes(device)) throw new Error(`unknown device '${device}': expected one of ${NODE_DEVICES.join(', ')}`);
+  const base: ort.InferenceSession.SessionOptions = threads ? { intraOpNumThreads: threads } : {};
+  // logSeverityLevel 4: a missing CUDA provider is expected here; ORT would otherwise print a red native error line.
+  const tryCuda = async () => ort.InferenceSession.create(bytes, { ...base, logSeverityLevel: 4, executionProviders: ['cuda'] });
+  if (device === 'cuda') {
+    try {
+      return { session: await tryCuda(), device: 'cuda', reason: 'requested' };
+    } catch (e) {
+      throw new Error(`device 'cuda' is not available: ${(e as Error).message.split('\n')[0]}. ${CUDA_HINT}`);
+    }
+  }
+  if (device === 'auto') {
+    try {
+      return { session: await tryCuda(), device: 'cuda', reason: 'auto: the CUDA provider loaded' };
+    } catch (e) {
+      const why = (e as Error).message.split('\n')[0];
+      const session = await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['cpu'] });
+      return { session, device: 'cpu', reason: `auto: CUDA unavailable (${why})` };
+    }
+  }
+  return { session: await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['cpu'] }), device: 'cpu', reason: 'requested' };
+}

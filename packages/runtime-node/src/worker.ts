@@ -1,0 +1,70 @@
+// The worker thread: opens the ORT session and runs the shared sampler against it.
+import { parentPort } from 'node:worker_threads';
+import { readFile } from 'node:fs/promises';
+import * as ort from 'onnxruntime-node';
+import { type LiquidFlowConfig, readLiquidFlowInfo, sample, SamplingAbortedError } from '@liquidflow/core';
+import { openSession } from './devices.js';
+import type { FromWorker, ToWorker } from './protocol.js';
+
+if (!parentPort) throw new Error('worker.ts must run in a worker thread');
+const port = parentPort;
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+let session: ort.InferenceSession | null = null;
+let config: LiquidFlowConfig | null = null;
+let queue: Promise<void> = Promise.resolve();
+
+port.on('message', (msg: ToWorker) => {
+  // One job at a time: ORT sessions do not take overlapping runs well, and generate() calls may overlap.
+  queue = queue.then(() => handle(msg));
+});
+
+async function handle(msg: ToWorker): Promise<void> {
+  if (msg.type === 'close') {
+    await session?.release();
+    port.close();
+    return;
+  }
+  if (msg.type === 'init') {
+    try {
+      const bytes = new Uint8Array(await readFile(msg.path));
+      config = readLiquidFlowInfo(bytes, msg.path).config;
+      const opened = await openSession(bytes, msg.device, msg.threads);
+      session = opened.session;
+      post({ type: 'ready', device: opened.device, reason: opened.reason });
+    } catch (e) {
+      post({ type: 'init-error', message: (e as Error).message });
+    }
+    return;
+  }
+  const s = session as ort.InferenceSession;
+  const cfg = config as LiquidFlowConfig;
+  const cancelled = new Int32Array(msg.cancel);
+  const controller = new AbortController();
+  try {
+    const x = await sample(
+      async (xs, ts, shape) => {
+        if (Atomics.load(cancelled, 0) === 1) controller.abort();
+        const out = await s.run({ x: new ort.Tensor('float32', xs, [...shape]), t: new ort.Tensor('float32', ts, [ts.length]) });
+        return out.v.data as Float32Array;
+      },
+      {
+        count: msg.count,
+        channels: cfg.in_channels,
+        size: cfg.img_size,
+        steps: msg.steps,
+        sampler: msg.sampler,
+        seed: msg.seed,
+        preview: msg.preview,
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (Atomics.load(cancelled, 0) === 1) controller.abort();
+          post({ type: 'progress', id: msg.id, ...p });
+        },
+      },
+    );
+    post({ type: 'done', id: msg.id, x }, [x.buffer as ArrayBuffer]);
+  } catch (e) {
+    post({ type: 'error', id: msg.id, message: (e as Error).message, aborted: e instanceof SamplingAbortedError });
+  }
+}
