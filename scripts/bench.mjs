@@ -2,7 +2,7 @@
 // go to out/bench.json. Targets are goals, not assertions: the exit code is 0 whether they pass or miss.
 //
 // Adding a section: write `async function mySection(ctx) -> { title, columns, rows, targets?, notes?, json? }` (see
-// scripts/bench/util.mjs formatTable for `columns`) and add it to SECTIONS. Sections run in order and share `ctx`
+// scripts/bench/util.mjs formatTable for `columns`) and add it to the list in loadSections(). Sections run in order and share `ctx`
 // (an earlier one may leave values there, as 'matmul' leaves ctx.matmulGflops for 'forward').
 // `node scripts/bench.mjs --only=matmul,forward` runs a subset.
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -68,6 +68,9 @@ async function main() {
   console.log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.platform}; load average ${machine.loadavg_1m_at_start.toFixed(2)} at start`);
   console.log(`node ${machine.node}; onnxruntime-node ${machine.onnxruntime_node} (CPU EP, intraOpNumThreads ${ctx.ortOptions.intraOpNumThreads}); @tensorflow/tfjs ${machine.tfjs}`);
   console.log(machine.tfjs_backend);
+  if (machine.loadavg_1m_at_start > 0.5) {
+    console.log(`warning: load average ${machine.loadavg_1m_at_start.toFixed(2)} on ${machine.cores} cores: other processes compete, timings will be slower and noisier`);
+  }
 
   const sections = (await loadSections()).filter((s) => !only || only.includes(s.name));
   const results = {};
@@ -89,7 +92,7 @@ async function main() {
     for (const t of targets) console.log(t.text);
   }
   const total = (performance.now() - t0) / 1e3;
-  console.log(`\ntotal ${total.toFixed(1)} s; results written to ${path.relative(ROOT, OUT_FILE)}`);
+  console.log(`\ntotal ${total.toFixed(1)} s (load average ${os.loadavg()[0].toFixed(2)} at end); results written to ${path.relative(ROOT, OUT_FILE)}`);
 
   await mkdir(path.dirname(OUT_FILE), { recursive: true });
   const report = {
@@ -97,6 +100,7 @@ async function main() {
     date: new Date().toISOString(),
     machine,
     total_seconds: total,
+    loadavg_1m_at_end: os.loadavg()[0],
     sections: results,
     targets: targets.map(({ text, ...t }) => t),
   };

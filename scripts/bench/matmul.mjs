@@ -32,19 +32,24 @@ export async function matmulSection(ctx) {
     const feeds = { A: new ort.Tensor('float32', a, [BATCH, M, K]), B: new ort.Tensor('float32', b, [K, N]) };
     progress(`matmul ${BATCH}x${M}x${K} @ ${K}x${N}`);
     const t = await timeIt(() => session.run(feeds), { warmup: 2, minRuns: 7, maxRuns: 30, budgetMs: 2000 });
-    const gflops = flops / (t.median * 1e-3) / 1e9;
-    const row = { shape: `[${BATCH},${M},${K}]x[${K},${N}]`, gflop: flops / 1e9, ms: t.median, min_ms: t.min, runs: t.samples.length, gflops };
+    // The peak is the best run: other load on the machine only ever slows a run down.
+    const gflops = flops / (t.min * 1e-3) / 1e9;
+    const gflopsMedian = flops / (t.median * 1e-3) / 1e9;
+    const row = { shape: `[${BATCH},${M},${K}]x[${K},${N}]`, gflop: flops / 1e9, ms: t.median, min_ms: t.min, runs: t.samples.length, gflops, gflops_median: gflopsMedian };
     ctx.matmulGflops = gflops;
     return {
       title: 'ORT CPU MatMul peak',
       columns: [
         { key: 'shape', header: 'matmul', align: 'left' },
         { key: 'gflop', header: 'GFLOP', fmt: (v) => v.toFixed(2) },
-        { key: 'ms', header: 'ort_ms', fmt: (v) => v.toFixed(1) },
+        { key: 'ms', header: 'median_ms', fmt: (v) => v.toFixed(1) },
+        { key: 'min_ms', header: 'best_ms', fmt: (v) => v.toFixed(1) },
         { key: 'runs', header: 'runs' },
-        { key: 'gflops', header: 'GFLOP/s', fmt: (v) => v.toFixed(1) },
+        { key: 'gflops_median', header: 'GFLOP/s(median)', fmt: (v) => v.toFixed(1) },
+        { key: 'gflops', header: 'GFLOP/s(best)', fmt: (v) => v.toFixed(1) },
       ],
       rows: [row],
+      notes: ['matmul_GFLOP/s in the forward table is the best run (other load only slows runs down)'],
       json: { ...row, samples_ms: t.samples },
     };
   } finally {

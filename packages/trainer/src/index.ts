@@ -6,3 +6,4 @@ export * from './checkpoint.js';
 export * from './adamw.js';
 export * from './flow-loss.js';
 export * from './init-checkpoint.js';
+export * from './tfjs-velocity.js';

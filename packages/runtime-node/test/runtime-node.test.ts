@@ -1,0 +1,146 @@
+// What a Node app relies on: the same images as the TF.js sampler for the same seed and weights, a responsive event
+// loop while generating, cancellation, and clear errors for bad files and devices.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import '@tensorflow/tfjs-backend-wasm';
+import * as tf from '@tensorflow/tfjs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { resolveConfig, sample, toImages } from '@liquidflow/core';
+import { TfModel, tfjsVelocity } from '@liquidflow/trainer';
+import { buildGraph, encodeModel, exportBytes } from '@liquidflow/exporter';
+import { freshCheckpoint } from '@liquidflow/trainer';
+import { LiquidFlow } from '@liquidflow/runtime-node';
+import { perturbedWeights } from '../../exporter/test/weights-fixture.js';
+
+const root = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+const dir = mkdtempSync(join(tmpdir(), 'lf-node-'));
+const cfg = resolveConfig('tiny', { img_size: 32 });
+const weights = perturbedWeights(cfg, 3);
+const modelPath = join(dir, 'tiny32.onnx');
+const ckpt = { ...freshCheckpoint(cfg, 0), weights, ema: weights };
+writeFileSync(modelPath, exportBytes(ckpt).bytes);
+
+let lf: LiquidFlow;
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+  lf = await LiquidFlow.load(modelPath, { device: 'cpu' });
+});
+afterAll(async () => {
+  await lf?.dispose();
+});
+
+describe('LiquidFlow (Node)', () => {
+  it('generates the same images as the TF.js sampler for the same seed and weights (10 Euler steps)', async () => {
+    const images = await lf.generate({ count: 2, steps: 10, sampler: 'euler', seed: 5 });
+    expect(images).toHaveLength(2);
+    expect([images[0].width, images[0].height, images[0].data.length]).toEqual([32, 32, 32 * 32 * 4]);
+    const model = new TfModel(cfg, weights);
+    const x = await sample(tfjsVelocity(model), { count: 2, channels: 3, size: 32, steps: 10, sampler: 'euler', seed: 5 });
+    model.dispose();
+    const ref = toImages(x, 2, 3, 32);
+    let maxErr = 0;
+    let spread = 0;
+    for (let n = 0; n < 2; n++) {
+      for (let i = 0; i < ref[n].rgb.length; i++) {
+        maxErr = Math.max(maxErr, Math.abs(images[n].rgb[i] - ref[n].rgb[i]));
+        spread = Math.max(spread, Math.abs(ref[n].rgb[i] - 0.5));
+      }
+    }
+    expect(spread, 'the images are not flat').toBeGreaterThan(0.1);
+    expect(maxErr).toBeLessThanOrEqual(1e-3);
+  });
+
+  it('gives identical images for the same seed and different ones for another seed', async () => {
+    const a = await lf.generate({ count: 1, steps: 3, seed: 9 });
+    const b = await lf.generate({ count: 1, steps: 3, seed: 9 });
+    const c = await lf.generate({ count: 1, steps: 3, seed: 10 });
+    expect(Buffer.from(a[0].data).equals(Buffer.from(b[0].data))).toBe(true);
+    expect(Buffer.from(a[0].data).equals(Buffer.from(c[0].data))).toBe(false);
+  });
+
+  it('reports progress and can be cancelled, then keeps working', async () => {
+    const controller = new AbortController();
+    const steps: number[] = [];
+    const run = lf.generate({ count: 1, steps: 50, seed: 1, signal: controller.signal, onProgress: (p) => (steps.push(p.step), p.step === 2 && controller.abort()) });
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    expect(steps.length).toBeLessThan(50);
+    const ok = await lf.generate({ count: 1, steps: 2, seed: 1, onProgress: (p) => steps.push(p.step) });
+    expect(ok).toHaveLength(1);
+  });
+
+  it('does not block the event loop while generating', async () => {
+    const big = resolveConfig('tiny', { img_size: 128 });
+    const path = join(dir, 'tiny128.onnx');
+    writeFileSync(path, encodeModel(buildGraph(big, freshCheckpoint(big, 0).ema).graph, { 'liquidflow.config': JSON.stringify(big) }));
+    const slow = await LiquidFlow.load(path, { device: 'cpu', threads: 1 });
+    let last = performance.now();
+    let maxGap = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      maxGap = Math.max(maxGap, now - last);
+      last = now;
+    }, 5);
+    const t0 = performance.now();
+    await slow.generate({ count: 2, steps: 4, seed: 0 });
+    const took = performance.now() - t0;
+    clearInterval(timer);
+    await slow.dispose();
+    expect(took, 'the job is long enough to tell').toBeGreaterThan(300);
+    expect(maxGap).toBeLessThan(100);
+  });
+
+  it('says which device runs: auto falls back to the CPU and says why', async () => {
+    const auto = await LiquidFlow.load(modelPath, { device: 'auto' });
+    expect(auto.device).toBe('cpu');
+    expect(auto.deviceReason).toMatch(/CUDA unavailable/);
+    await auto.dispose();
+    expect(lf.device).toBe('cpu');
+  });
+
+  it('explains how to get CUDA when it is asked for and missing', async () => {
+    await expect(LiquidFlow.load(modelPath, { device: 'cuda' })).rejects.toThrow(/device 'cuda' is not available.*onnxruntime-node-install=cuda12/s);
+  });
+
+  it('rejects a missing, truncated or foreign model file with the file named', async () => {
+    await expect(LiquidFlow.load(join(dir, 'nope.onnx'))).rejects.toThrow(/nope\.onnx: model file not found/);
+    const bytes = readFileSync(modelPath);
+    const truncated = join(dir, 'truncated.onnx');
+    writeFileSync(truncated, bytes.subarray(0, bytes.length - 5000));
+    await expect(LiquidFlow.load(truncated)).rejects.toThrow(/truncated\.onnx: truncated or corrupt/);
+    const foreign = join(dir, 'foreign.onnx');
+    writeFileSync(foreign, encodeModel(buildGraph(cfg, weights).graph, {}));
+    await expect(LiquidFlow.load(foreign)).rejects.toThrow(/foreign\.onnx: not a LiquidFlow export/);
+    const text = join(dir, 'text.onnx');
+    writeFileSync(text, 'hello, this is not a model\n');
+    await expect(LiquidFlow.load(text)).rejects.toThrow(/text\.onnx/);
+  });
+});
+
+describe('liquidflow-generate', () => {
+  const cli = join(root, 'packages/runtime-node/dist/cli.js');
+  const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd: dir });
+
+  it('writes a PNG grid and single images', () => {
+    const r = run([modelPath, '--count', '4', '--steps', '3', '--sampler', 'heun', '--seed', '2', '--out', 'grid.png', '--out-dir', 'imgs']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/wrote grid\.png \(70x70, 4 images\)/);
+    expect(r.stderr).toMatch(/step 3\/3/);
+    const png = readFileSync(join(dir, 'grid.png'));
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expect(png.readUInt32BE(16)).toBe(70);
+    expect(readdirSync(join(dir, 'imgs')).sort()).toEqual(['000.png', '001.png', '002.png', '003.png']);
+  });
+
+  it('fails with a short, clear message for a bad model or option', () => {
+    const missing = run([join(dir, 'missing.onnx')]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/missing\.onnx: model file not found/);
+    expect(missing.stderr.length).toBeLessThan(500);
+    const bad = run([modelPath, '--sampler', 'rk4']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/--sampler must be euler or heun/);
+  });
+});
