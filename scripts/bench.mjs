@@ -18,9 +18,13 @@ const OUT_FILE = path.join(ROOT, 'out', 'bench.json');
 async function loadSections() {
   const { matmulSection } = await import('./bench/matmul.mjs');
   const { forwardSection } = await import('./bench/forward.mjs');
+  const { samplingSection } = await import('./bench/sampling.mjs');
+  const { trainingSection } = await import('./bench/training.mjs');
   return [
     { name: 'matmul', run: matmulSection },
     { name: 'forward', run: forwardSection },
+    { name: 'sampling', run: samplingSection },
+    { name: 'training', run: trainingSection },
   ];
 }
 

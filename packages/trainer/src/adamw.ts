@@ -59,6 +59,22 @@ export class AdamW {
     });
   }
 
+  /** Moments and step as plain arrays (for a checkpoint). */
+  async state(): Promise<{ step: number; m: Record<string, Float32Array>; v: Record<string, Float32Array> }> {
+    const m: Record<string, Float32Array> = {};
+    const v: Record<string, Float32Array> = {};
+    for (const [name, t] of this.m) m[name] = (await t.data()) as Float32Array;
+    for (const [name, t] of this.v) v[name] = (await t.data()) as Float32Array;
+    return { step: this.step, m, v };
+  }
+
+  /** Restores moments and step saved by state(). */
+  load(state: { step: number; m: Record<string, Float32Array>; v: Record<string, Float32Array> }): void {
+    this.step = state.step;
+    for (const [name, t] of this.m) tf.tidy(() => t.assign(tf.tensor(state.m[name], t.shape)));
+    for (const [name, t] of this.v) tf.tidy(() => t.assign(tf.tensor(state.v[name], t.shape)));
+  }
+
   dispose(): void {
     for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
   }

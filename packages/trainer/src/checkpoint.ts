@@ -1,16 +1,30 @@
-// The checkpoint directory (documented in packages/trainer/README.md):
-//   config.json   { format, version, config (every architecture field), step, seed, weights: {...} }
-//   model.json    TF.js weights manifest: group 'weights.bin' (raw weights), group 'ema.bin' (EMA weights, 'ema/' names)
-//   weights.bin, ema.bin   little-endian float32, in manifest order
+// The checkpoint directory (documented in packages/trainer/README.md). config.json is the commit point: the weight
+// files of a save carry its step in their names and are written first; config.json, which names them, is replaced
+// last (atomically), and only then are the previous step's files deleted. A run killed at any moment leaves a
+// config.json that names complete files.
+//   config.json                { format, version, config, step, seed, files: { manifest }, train? }
+//   model-<step>.json          TF.js weights manifest: groups weights-<step>.bin (raw), ema-<step>.bin ('ema/' names),
+//                              and optimizer-<step>.bin ('adam_m/', 'adam_v/' names) when the optimizer state is saved
+//   *.bin                      little-endian float32, in manifest order
 // Loading checks everything against the config and names the file and the mismatch on any problem.
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type LiquidFlowConfig, type Weights, paramSpecs, sizeOf, validateConfig } from '@liquidflow/core';
-import { PREVIOUS_SUFFIX, writeDirAtomic } from './atomic-write.js';
+import { writeFileAtomic } from './atomic-write.js';
 
 export const CHECKPOINT_FORMAT = 'liquidflow-checkpoint';
 export const CHECKPOINT_VERSION = 1;
 const EMA_PREFIX = 'ema/';
+const ADAM_M = 'adam_m/';
+const ADAM_V = 'adam_v/';
+const STAMPED = /^(model|weights|ema|optimizer)-\d{8}\.(json|bin)$/;
+
+export interface OptimizerState {
+  /** AdamW step count (bias correction). */
+  step: number;
+  m: Weights;
+  v: Weights;
+}
 
 export interface Checkpoint {
   config: LiquidFlowConfig;
@@ -18,7 +32,10 @@ export interface Checkpoint {
   seed: number;
   weights: Weights;
   ema: Weights;
-  /** Directory it was read from (may be the .prev fallback). */
+  optimizer?: OptimizerState;
+  /** Training-run state a resume needs (flags, schedule); opaque to the checkpoint code. */
+  train?: Record<string, unknown>;
+  /** Directory it was read from. */
   dir?: string;
 }
 
@@ -49,41 +66,52 @@ function pack(weights: Weights, names: string[], prefix: string, shapes: Map<str
   return { bytes: new Uint8Array(buf.buffer), entries };
 }
 
-export async function saveCheckpoint(dir: string, ckpt: Checkpoint, extraFiles: Record<string, Uint8Array | string> = {}): Promise<void> {
+export async function saveCheckpoint(dir: string, ckpt: Checkpoint): Promise<void> {
   const specs = paramSpecs(ckpt.config);
   const shapes = new Map(specs.map((s) => [s.name, s.shape]));
   const names = specs.map((s) => s.name);
-  for (const [label, w] of [['weights', ckpt.weights], ['ema', ckpt.ema]] as const) {
+  const sets: [string, Weights, string][] = [['weights', ckpt.weights, ''], ['ema', ckpt.ema, EMA_PREFIX]];
+  if (ckpt.optimizer) sets.push(['adam_m', ckpt.optimizer.m, ADAM_M], ['adam_v', ckpt.optimizer.v, ADAM_V]);
+  for (const [label, w] of sets) {
     for (const s of specs) {
       const a = w[s.name];
       if (!a || a.length !== sizeOf(s.shape)) throw new CheckpointError(`cannot save ${dir}: ${label} '${s.name}' is missing or mis-sized`);
     }
   }
-  const raw = pack(ckpt.weights, names, '', shapes);
-  const ema = pack(ckpt.ema, names, EMA_PREFIX, shapes);
-  const manifest = {
-    format: 'liquidflow-weights',
-    generatedBy: '@liquidflow/trainer',
-    weightsManifest: [
-      { paths: ['weights.bin'], weights: raw.entries },
-      { paths: ['ema.bin'], weights: ema.entries },
-    ] satisfies ManifestGroup[],
+  const tag = String(ckpt.step).padStart(8, '0');
+  const files: Record<string, Uint8Array> = {};
+  const groups: ManifestGroup[] = [];
+  const addGroup = (file: string, parts: ReturnType<typeof pack>[]) => {
+    const total = parts.reduce((n, p) => n + p.bytes.length, 0);
+    const bytes = new Uint8Array(total);
+    let off = 0;
+    for (const p of parts) (bytes.set(p.bytes, off), (off += p.bytes.length));
+    files[file] = bytes;
+    groups.push({ paths: [file], weights: parts.flatMap((p) => p.entries) });
   };
+  addGroup(`weights-${tag}.bin`, [pack(ckpt.weights, names, '', shapes)]);
+  addGroup(`ema-${tag}.bin`, [pack(ckpt.ema, names, EMA_PREFIX, shapes)]);
+  if (ckpt.optimizer) addGroup(`optimizer-${tag}.bin`, [pack(ckpt.optimizer.m, names, ADAM_M, shapes), pack(ckpt.optimizer.v, names, ADAM_V, shapes)]);
+  const manifestName = `model-${tag}.json`;
+  const manifest = { format: 'liquidflow-weights', generatedBy: '@liquidflow/trainer', weightsManifest: groups };
   const config = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
     config: ckpt.config,
     step: ckpt.step,
     seed: ckpt.seed,
-    weights: { manifest: 'model.json', raw: 'weights.bin', ema: 'ema.bin' },
+    files: { manifest: manifestName },
+    ...(ckpt.optimizer ? { optimizer: { step: ckpt.optimizer.step } } : {}),
+    ...(ckpt.train ? { train: ckpt.train } : {}),
   };
-  await writeDirAtomic(dir, {
-    'config.json': JSON.stringify(config, null, 2) + '\n',
-    'model.json': JSON.stringify(manifest) + '\n',
-    'weights.bin': raw.bytes,
-    'ema.bin': ema.bytes,
-    ...extraFiles,
-  });
+  await mkdir(dir, { recursive: true });
+  for (const [name, bytes] of Object.entries(files)) await writeFileAtomic(join(dir, name), bytes);
+  await writeFileAtomic(join(dir, manifestName), JSON.stringify(manifest) + '\n');
+  await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n'); // the commit
+  const keep = new Set([...Object.keys(files), manifestName]);
+  for (const f of await readdir(dir)) {
+    if ((STAMPED.test(f) && !keep.has(f)) || /^\..*\.tmp-\d+-\d+$/.test(f)) await rm(join(dir, f), { force: true });
+  }
 }
 
 async function readFileOrThrow(path: string): Promise<Buffer> {
@@ -113,7 +141,7 @@ async function isDir(path: string): Promise<boolean> {
 }
 
 /** Reads only the config of a checkpoint (cheap; used to check a resume before loading weights). */
-export async function readCheckpointConfig(dir: string): Promise<{ config: LiquidFlowConfig; step: number; seed: number }> {
+export async function readCheckpointConfig(dir: string): Promise<{ config: LiquidFlowConfig; step: number; seed: number; manifest: string; optimizerStep?: number; train?: Record<string, unknown> }> {
   const path = join(dir, 'config.json');
   const meta = (await readJson(path)) as Record<string, unknown>;
   if (meta?.format !== CHECKPOINT_FORMAT) {
@@ -132,21 +160,16 @@ export async function readCheckpointConfig(dir: string): Promise<{ config: Liqui
   const seed = meta.seed;
   if (typeof step !== 'number' || !Number.isInteger(step) || step < 0) throw new CheckpointError(`${path}: field 'step' must be a non-negative integer, got ${JSON.stringify(step)}`);
   if (typeof seed !== 'number' || !Number.isInteger(seed)) throw new CheckpointError(`${path}: field 'seed' must be an integer, got ${JSON.stringify(seed)}`);
-  return { config, step, seed };
+  const manifest = (meta.files as { manifest?: unknown } | undefined)?.manifest;
+  if (typeof manifest !== 'string' || !STAMPED.test(manifest)) throw new CheckpointError(`${path}: field 'files.manifest' must name a model-<step>.json file, got ${JSON.stringify(manifest)}`);
+  const optimizerStep = (meta.optimizer as { step?: number } | undefined)?.step;
+  return { config, step, seed, manifest, optimizerStep, train: meta.train as Record<string, unknown> | undefined };
 }
 
 export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
-  if (!(await isDir(dir))) {
-    if (await isDir(dir + PREVIOUS_SUFFIX)) {
-      // A save was interrupted between its two renames: the previous checkpoint is whole.
-      process.stderr.write(`note: ${dir} is missing; loading the previous checkpoint ${dir}${PREVIOUS_SUFFIX}\n`);
-      dir = dir + PREVIOUS_SUFFIX;
-    } else {
-      throw new CheckpointError(`${dir}: checkpoint directory not found`);
-    }
-  }
-  const { config, step, seed } = await readCheckpointConfig(dir);
-  const manifestPath = join(dir, 'model.json');
+  if (!(await isDir(dir))) throw new CheckpointError(`${dir}: checkpoint directory not found`);
+  const { config, step, seed, manifest: manifestName, optimizerStep, train } = await readCheckpointConfig(dir);
+  const manifestPath = join(dir, manifestName);
   const manifest = (await readJson(manifestPath)) as { weightsManifest?: ManifestGroup[] };
   if (!Array.isArray(manifest?.weightsManifest)) throw new CheckpointError(`${manifestPath}: no 'weightsManifest' array`);
 
@@ -195,8 +218,21 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
       target[s.name] = entry.data;
     }
   }
+  let optimizer: OptimizerState | undefined;
+  if (optimizerStep !== undefined) {
+    optimizer = { step: optimizerStep, m: {}, v: {} };
+    for (const s of specs) {
+      for (const [prefix, target] of [[ADAM_M, optimizer.m], [ADAM_V, optimizer.v]] as const) {
+        const key = prefix + s.name;
+        expected.add(key);
+        const entry = found.get(key);
+        if (!entry || entry.shape.join() !== s.shape.join()) throw new CheckpointError(`${manifestPath}: optimizer state '${key}' is missing or has shape [${entry?.shape}], expected [${s.shape}]`);
+        target[s.name] = entry.data;
+      }
+    }
+  }
   for (const key of found.keys()) {
     if (!expected.has(key)) throw new CheckpointError(`${manifestPath}: weight '${key}' is not a parameter of the model in config.json`);
   }
-  return { config, step, seed, weights, ema, dir };
+  return { config, step, seed, weights, ema, optimizer, train, dir };
 }

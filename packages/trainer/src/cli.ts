@@ -1,39 +1,60 @@
 #!/usr/bin/env node
-// liquidflow-train: writes a LiquidFlow checkpoint. `--steps 0` writes a freshly initialized one.
-import { resolveConfig, countParams, VARIANTS } from '@liquidflow/core';
+// liquidflow-train: trains LiquidFlow with TensorFlow.js; --steps 0 writes a freshly initialized checkpoint.
+import { VARIANTS } from '@liquidflow/core';
 import { parseFlags, helpText, type FlagSpec } from './cli-args.js';
-import { saveCheckpoint } from './checkpoint.js';
-import { freshCheckpoint } from './init-checkpoint.js';
+import { BACKEND_PRIORITY } from './backend.js';
+import { DATASETS } from './datasets/index.js';
+import { train, TRAIN_DEFAULTS, type TrainOptions } from './train.js';
 
+const D = TRAIN_DEFAULTS;
 const FLAGS = {
-  model_size: { type: 'string', default: 'tiny', help: `variant: ${Object.keys(VARIANTS).join(', ')} (models/variants/*.json)` },
+  model_size: { type: 'string', default: D.model_size, help: `variant: ${Object.keys(VARIANTS).join(', ')} (models/variants/*.json)` },
   img_size: { type: 'number', default: undefined, help: "image size in pixels (default: the variant's)" },
-  steps: { type: 'number', default: 0, help: 'total optimizer steps; 0 writes a freshly initialized checkpoint' },
-  seed: { type: 'number', default: 0, help: 'seed for weight init' },
-  out: { type: 'string', default: 'ckpt', help: 'checkpoint directory to write' },
+  dataset: { type: 'string', default: D.dataset, help: `training images: ${Object.keys(DATASETS).join(', ')}` },
+  data_dir: { type: 'string', default: undefined, help: 'where the dataset lives (required for folder)' },
+  epochs: { type: 'number', default: D.epochs, help: 'passes over the data (ignored when --steps is set)' },
+  batch_size: { type: 'number', default: D.batch_size, help: 'images per step' },
+  steps: { type: 'number', default: undefined, help: "the run's total optimizer steps; 0 writes an initialized checkpoint" },
+  lr: { type: 'number', default: D.lr, help: 'peak AdamW learning rate (after warm-up)' },
+  warmup_steps: { type: 'number', default: D.warmup_steps, help: 'linear learning-rate warm-up' },
+  weight_decay: { type: 'number', default: D.weight_decay, help: 'AdamW decoupled weight decay (matrices only)' },
+  grad_clip: { type: 'number', default: D.grad_clip, help: 'clip the global gradient norm (0 = off)' },
+  ema_decay: { type: 'number', default: D.ema_decay, help: 'EMA of the weights (sampled and exported by default)' },
+  lambda_smooth: { type: 'number', default: D.lambda_smooth, help: 'weight of the Laplacian smoothness loss on predicted x0' },
+  lambda_tv: { type: 'number', default: D.lambda_tv, help: 'weight of the total-variation loss on predicted x0' },
+  physics_warmup: { type: 'number', default: D.physics_warmup, help: 'steps over which the physics terms ramp up linearly' },
+  flip: { type: 'boolean', default: D.flip, help: 'random horizontal flips (--flip=false to turn off)' },
+  seed: { type: 'number', default: D.seed, help: 'seed for init, data order, noise and t' },
+  out: { type: 'string', default: D.out, help: 'run directory: checkpoint, metrics.jsonl, samples/, loss.png' },
+  resume: { type: 'string', default: undefined, help: 'continue the run in this directory exactly where its checkpoint left off' },
+  init_from: { type: 'string', default: undefined, help: 'weak-to-strong: start from a checkpoint trained at a smaller --img_size' },
+  backend: { type: 'string', default: D.backend, help: `auto or one of ${BACKEND_PRIORITY.join(', ')}` },
+  log_every: { type: 'number', default: D.log_every, help: 'steps between metrics.jsonl rows' },
+  sample_every: { type: 'number', default: D.sample_every, help: 'steps between sample grids (EMA weights, fixed seed) and loss.png' },
+  save_every: { type: 'number', default: D.save_every, help: 'steps between checkpoints (one is always written at the end)' },
+  sample_count: { type: 'number', default: D.sample_count, help: 'images per sample grid' },
+  sample_steps: { type: 'number', default: D.sample_steps, help: 'Euler steps for sample grids' },
 } satisfies FlagSpec;
+
+const POSITIVE_INT = ['epochs', 'batch_size', 'log_every', 'sample_every', 'save_every', 'sample_count', 'sample_steps'];
 
 async function main() {
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(helpText('liquidflow-train', 'Trains LiquidFlow with TensorFlow.js and writes a checkpoint directory.', FLAGS));
+    console.log(helpText('liquidflow-train', 'Trains LiquidFlow (rectified flow + physics-informed loss, AdamW, EMA) with TensorFlow.js.', FLAGS));
     return;
   }
-  const f = parseFlags(argv, FLAGS, 'liquidflow-train');
-  const seed = f.seed as number;
-  if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${seed}`);
-  const steps = f.steps as number;
-  if (!Number.isInteger(steps) || steps < 0) throw new Error(`--steps must be a non-negative integer, got ${steps}`);
-  if (steps > 0) {
-    throw new Error('training on a dataset is not available in this build yet; use --steps 0 to write an initialized checkpoint');
+  const f = parseFlags(argv, FLAGS, 'liquidflow-train') as unknown as TrainOptions;
+  for (const k of POSITIVE_INT) {
+    const v = (f as unknown as Record<string, number>)[k];
+    if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got ${v}`);
   }
-  const overrides = f.img_size === undefined ? {} : { img_size: f.img_size as number };
-  const config = resolveConfig(f.model_size as string, overrides);
-  const ckpt = freshCheckpoint(config, seed);
-  await saveCheckpoint(f.out as string, ckpt);
-  console.log(
-    `wrote ${f.out}: ${config.variant}, ${config.img_size}px, ${countParams(config).toLocaleString('en-US')} params, step 0, seed ${seed}`,
-  );
+  for (const k of ['seed', 'steps', 'img_size', 'warmup_steps', 'physics_warmup'] as const) {
+    const v = f[k];
+    if (v !== undefined && (!Number.isInteger(v) || (k !== 'seed' && v < 0))) throw new Error(`--${k} must be ${k === 'seed' ? 'an integer' : 'a non-negative integer'}, got ${v}`);
+  }
+  const explicit = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0].replace(/-/g, '_')));
+  await train(f, explicit);
 }
 
 main().then(

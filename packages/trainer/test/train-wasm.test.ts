@@ -69,7 +69,7 @@ describe('training on the wasm backend', () => {
           const noise = tf.randomNormal(x0.shape, 0, 1, 'float32', 1234);
           const t = tf.randomUniform([BATCH], 0.1, 0.9, 'float32', 99);
           try {
-            losses.push(trainStep(model, opt, x0, noise, t));
+            losses.push(trainStep(model, opt, x0, noise, t).total);
           } finally {
             noise.dispose();
             t.dispose();

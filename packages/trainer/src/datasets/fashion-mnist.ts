@@ -1,0 +1,50 @@
+// Fashion-MNIST from its gzipped IDX files (Debian's dataset-fashion-mnist puts them in /usr/share/datasets/fashion-mnist).
+// 28x28 grayscale; resized to the training size and replicated to RGB. Clothing is dark on light, like the emoji set.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { centerCropResize, DatasetError, type ImageDataset, type LoadProgress } from './dataset.js';
+
+export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+const FILES = ['train-images-idx3-ubyte.gz', 'train-images-idx3-ubyte'];
+
+/** Parses an IDX file of uint8 images: magic 0x00000803, then count, rows, cols (big-endian), then the pixels. */
+export function parseIdxImages(bytes: Uint8Array, where: string): { count: number; rows: number; cols: number; pixels: Uint8Array } {
+  if (bytes.length < 16) throw new DatasetError(`${where}: too short for an IDX header (${bytes.length} bytes)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = view.getUint32(0);
+  if (magic !== 0x803) throw new DatasetError(`${where}: not an IDX uint8 image file (magic 0x${magic.toString(16)}, expected 0x803)`);
+  const count = view.getUint32(4);
+  const rows = view.getUint32(8);
+  const cols = view.getUint32(12);
+  const need = 16 + count * rows * cols;
+  if (bytes.length < need) throw new DatasetError(`${where}: truncated: ${bytes.length} bytes, header describes ${need}`);
+  return { count, rows, cols, pixels: bytes.subarray(16, need) };
+}
+
+export async function loadFashionMnist(size: number, dir = FASHION_MNIST_DIR, onProgress?: LoadProgress): Promise<ImageDataset> {
+  const file = FILES.map((f) => join(dir, f)).find(existsSync);
+  if (!file) {
+    throw new DatasetError(`${join(dir, FILES[0])}: missing; install it with 'apt-get install dataset-fashion-mnist' or pass --data_dir`);
+  }
+  let bytes = new Uint8Array(await readFile(file));
+  if (file.endsWith('.gz')) {
+    try {
+      bytes = new Uint8Array(gunzipSync(bytes));
+    } catch (e) {
+      throw new DatasetError(`${file}: not a valid gzip file (${(e as Error).message})`);
+    }
+  }
+  const idx = parseIdxImages(bytes, file);
+  const pixels = new Uint8Array(idx.count * size * size * 3);
+  const rgb = new Uint8Array(idx.rows * idx.cols * 3);
+  for (let i = 0; i < idx.count; i++) {
+    const img = idx.pixels.subarray(i * idx.rows * idx.cols, (i + 1) * idx.rows * idx.cols);
+    // Invert: white background, dark garments (as photographs and the emoji set look).
+    for (let p = 0; p < img.length; p++) rgb[p * 3] = rgb[p * 3 + 1] = rgb[p * 3 + 2] = 255 - img[p];
+    pixels.set(centerCropResize(rgb, idx.rows, idx.cols, size), i * size * size * 3);
+    if (onProgress && (i % 5000 === 0 || i === idx.count - 1)) onProgress(i + 1, idx.count, 'images');
+  }
+  return { name: 'fashion-mnist', source: file, size, count: idx.count, pixels };
+}

@@ -1,0 +1,272 @@
+// The training loop, in the spirit of nanoGPT's train.py: options (defaults < checkpoint < flags), scratch, resume or
+// weak-to-strong init, then one loop that logs every log_every steps, draws a sample grid and the loss curve every
+// sample_every steps, and atomically saves one checkpoint (weights, EMA, optimizer, config, step, seed, options)
+// every save_every steps and at the end.
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { ARCH_FIELDS, type LiquidFlowConfig, countParams, resolveConfig } from '@liquidflow/core';
+import { describeChoice, selectBackend, type BackendName } from './backend.js';
+import { installFastWasmMatMul } from './wasm-matmul.js';
+import { type Checkpoint, CheckpointError, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { freshCheckpoint } from './init-checkpoint.js';
+import { TfModel } from './tfjs-model.js';
+import { AdamW } from './adamw.js';
+import { NonFiniteLossError, trainStep } from './flow-loss.js';
+import { emaDecayAt, updateEma } from './ema.js';
+import { learningRate, physicsWarmup } from './lr-schedule.js';
+import { makeBatch } from './batches.js';
+import { loadDataset } from './datasets/index.js';
+import { ProgressBar, formatSeconds } from './progress-bar.js';
+import { sampleGridPng } from './sample-grid.js';
+import { lossCurvePng, type CurveSeries } from './loss-curve.js';
+import { weightsForImageSize } from './pos-embed-resize.js';
+
+export interface TrainOptions {
+  model_size: string;
+  img_size?: number;
+  dataset: string;
+  data_dir?: string;
+  epochs: number;
+  batch_size: number;
+  /** Total optimizer steps of the run (overrides epochs). */
+  steps?: number;
+  lr: number;
+  warmup_steps: number;
+  weight_decay: number;
+  grad_clip: number;
+  ema_decay: number;
+  lambda_smooth: number;
+  lambda_tv: number;
+  physics_warmup: number;
+  flip: boolean;
+  seed: number;
+  out: string;
+  resume?: string;
+  init_from?: string;
+  backend: BackendName | 'auto';
+  log_every: number;
+  sample_every: number;
+  save_every: number;
+  sample_count: number;
+  sample_steps: number;
+}
+
+export const TRAIN_DEFAULTS: TrainOptions = {
+  model_size: 'tiny',
+  dataset: 'fashion-mnist',
+  epochs: 50,
+  batch_size: 64,
+  lr: 2e-4,
+  warmup_steps: 200,
+  weight_decay: 0.01,
+  grad_clip: 1,
+  ema_decay: 0.9995,
+  lambda_smooth: 1e-3,
+  lambda_tv: 1e-3,
+  physics_warmup: 500,
+  flip: true,
+  seed: 0,
+  out: 'runs/liquidflow',
+  backend: 'auto',
+  log_every: 10,
+  sample_every: 500,
+  save_every: 500,
+  sample_count: 16,
+  sample_steps: 25,
+};
+
+/** Options a resume takes from the checkpoint unless the command line sets them. */
+const RUN_FIELDS: (keyof TrainOptions)[] = [
+  'dataset', 'data_dir', 'epochs', 'batch_size', 'lr', 'warmup_steps', 'weight_decay', 'grad_clip', 'ema_decay',
+  'lambda_smooth', 'lambda_tv', 'physics_warmup', 'flip', 'seed', 'log_every', 'sample_every', 'save_every',
+  'sample_count', 'sample_steps', 'steps',
+];
+
+export interface TrainResult {
+  dir: string;
+  step: number;
+  lastLoss: number;
+  seconds: number;
+}
+
+interface MetricRow {
+  step: number;
+  epoch: number;
+  loss: number;
+  flow: number;
+  smooth: number;
+  tv: number;
+  lr: number;
+  steps_per_s: number;
+  data_ms: number;
+  time: string;
+}
+
+async function readMetrics(path: string, upTo: number): Promise<MetricRow[]> {
+  if (!existsSync(path)) return [];
+  const rows: MetricRow[] = [];
+  for (const line of (await readFile(path, 'utf8')).split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const r = JSON.parse(line) as MetricRow;
+      if (r.step <= upTo) rows.push(r);
+    } catch {
+      // A line cut by a kill mid-append: dropped, the rest is intact.
+    }
+  }
+  return rows;
+}
+
+/**
+ * `explicit` lists the options the user set on the command line: on resume, those override the checkpoint's saved
+ * options; architecture flags that disagree with the checkpoint are refused.
+ */
+export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = new Set(), log = (m: string) => console.error(m)): Promise<TrainResult> {
+  const t0 = Date.now();
+  let o = { ...opts };
+  let ckpt: Checkpoint;
+  let config: LiquidFlowConfig;
+
+  if (o.steps === 0 && !o.resume && !o.init_from) {
+    // An initialized checkpoint: no data, no backend needed.
+    config = resolveConfig(o.model_size, o.img_size === undefined ? {} : { img_size: o.img_size });
+    await saveCheckpoint(o.out, freshCheckpoint(config, o.seed));
+    log(`wrote ${o.out}: ${config.variant}, ${config.img_size}px, ${countParams(config).toLocaleString('en-US')} params, step 0, seed ${o.seed}`);
+    return { dir: o.out, step: 0, lastLoss: NaN, seconds: (Date.now() - t0) / 1000 };
+  }
+  if (o.resume) {
+    ckpt = await loadCheckpoint(o.resume);
+    config = ckpt.config;
+    const where = join(o.resume, 'config.json');
+    if (explicit.has('model_size') && o.model_size !== config.variant) {
+      throw new CheckpointError(`${where}: --model_size ${o.model_size} does not match the checkpoint's variant '${config.variant}'`);
+    }
+    if (explicit.has('img_size') && o.img_size !== config.img_size) {
+      throw new CheckpointError(`${where}: --img_size ${o.img_size} does not match the checkpoint's img_size ${config.img_size} (use --init_from to change resolution)`);
+    }
+    const saved = (ckpt.train ?? {}) as Partial<TrainOptions>;
+    for (const k of RUN_FIELDS) if (!explicit.has(k) && saved[k] !== undefined) (o as Record<string, unknown>)[k] = saved[k];
+    if (!explicit.has('out')) o.out = o.resume;
+    if (!ckpt.optimizer) throw new CheckpointError(`${where}: has no optimizer state (written with --steps 0?); start a new run with --init_from instead`);
+    log(`resuming ${o.resume} at step ${ckpt.step}`);
+  } else if (o.init_from) {
+    const from = await loadCheckpoint(o.init_from);
+    config = resolveConfig(from.config.variant, { ...from.config, img_size: o.img_size ?? from.config.img_size });
+    for (const k of ARCH_FIELDS) {
+      if (k !== 'img_size' && config[k] !== from.config[k]) throw new CheckpointError(`${o.init_from}/config.json: field '${k}' differs`);
+    }
+    const weights = weightsForImageSize(from.ema, from.config, config);
+    ckpt = { config, step: 0, seed: o.seed, weights, ema: Object.fromEntries(Object.entries(weights).map(([k, v]) => [k, v.slice()])) };
+    log(`weak-to-strong: ${o.init_from} (${from.config.img_size}px, step ${from.step}) -> ${config.img_size}px; position table resampled`);
+  } else {
+    config = resolveConfig(o.model_size, o.img_size === undefined ? {} : { img_size: o.img_size });
+    ckpt = freshCheckpoint(config, o.seed);
+  }
+
+  const choice = await selectBackend(o.backend);
+  log(describeChoice(choice));
+  if (choice.name === 'wasm' && installFastWasmMatMul()) log('wasm: BatchMatMul transposes its inputs before multiplying (about 3x faster backprop)');
+
+  const data = await loadDataset({
+    name: o.dataset, size: config.img_size, dataDir: o.data_dir,
+    onProgress: (done, total, what) => process.stderr.write(`\rloading ${o.dataset}: ${done}/${total} ${what}`),
+  });
+  process.stderr.write('\n');
+  const stepsPerEpoch = Math.ceil(data.count / o.batch_size);
+  const total = o.steps ?? o.epochs * stepsPerEpoch;
+  log(`${config.variant} ${config.img_size}px, ${countParams(config).toLocaleString('en-US')} params; ${data.name}: ${data.count} images from ${data.source}; ` +
+    `batch ${o.batch_size}, ${total} steps (${(total / stepsPerEpoch).toFixed(2)} epochs), lr ${o.lr}, ema ${o.ema_decay}`);
+
+  await mkdir(join(o.out, 'samples'), { recursive: true });
+  const metricsPath = join(o.out, 'metrics.jsonl');
+  const history = await readMetrics(metricsPath, ckpt.step);
+  if (o.resume) await writeFile(metricsPath, history.map((r) => JSON.stringify(r) + '\n').join('')); // drop rows after the checkpoint
+
+  const model = new TfModel(config, ckpt.weights);
+  const ema = new TfModel(config, ckpt.ema);
+  const opt = new AdamW(model.variables, { lr: o.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weight_decay, clipNorm: o.grad_clip });
+  if (ckpt.optimizer) opt.load(ckpt.optimizer);
+  const trainRecord = { ...o, model_size: config.variant, img_size: config.img_size, steps: total, resume: undefined, init_from: undefined };
+
+  let step = ckpt.step;
+  let lastSaved = step;
+  const save = async () => {
+    await saveCheckpoint(o.out, {
+      config, step, seed: o.seed, weights: await model.weights(), ema: await ema.weights(), optimizer: await opt.state(), train: trainRecord,
+    });
+    lastSaved = step;
+  };
+  const pictures = async () => {
+    await writeFile(join(o.out, 'samples', `step_${String(step).padStart(8, '0')}.png`), await sampleGridPng(ema, o.sample_count, o.sample_steps, 0));
+    const series: CurveSeries[] = [
+      { name: 'loss', color: [220, 50, 47], points: history.map((r) => ({ step: r.step, value: r.loss })) },
+      { name: 'flow', color: [38, 139, 210], points: history.map((r) => ({ step: r.step, value: r.flow })) },
+      { name: 'smooth', color: [133, 153, 0], points: history.map((r) => ({ step: r.step, value: r.smooth })) },
+      { name: 'tv', color: [108, 113, 196], points: history.map((r) => ({ step: r.step, value: r.tv })) },
+    ];
+    await writeFile(join(o.out, 'loss.png'), lossCurvePng(series));
+  };
+
+  const bar = new ProgressBar(total);
+  let smoothLoss = NaN;
+  let windowStart = Date.now();
+  let windowSteps = 0;
+  let dataMs = 0;
+  let rate = 0;
+  let last = { total: NaN, flow: NaN, smooth: NaN, tv: NaN };
+  try {
+    while (step < total) {
+      const td = performance.now();
+      const batch = makeBatch(data, o.seed, step, o.batch_size, o.flip);
+      dataMs += performance.now() - td;
+      const lr = learningRate(step, o.warmup_steps, o.lr);
+      const w = physicsWarmup(step, o.physics_warmup);
+      const x0 = tf.tensor(batch.x0, [o.batch_size, 3, config.img_size, config.img_size]);
+      const noise = tf.tensor(batch.noise, x0.shape);
+      const t = tf.tensor1d(batch.t);
+      try {
+        last = trainStep(model, opt, x0, noise, t, { smooth: o.lambda_smooth * w, tv: o.lambda_tv * w }, lr);
+      } finally {
+        tf.dispose([x0, noise, t]);
+      }
+      updateEma(ema, model, emaDecayAt(o.ema_decay, step));
+      step += 1;
+      windowSteps += 1;
+      smoothLoss = Number.isNaN(smoothLoss) ? last.total : 0.95 * smoothLoss + 0.05 * last.total;
+      const elapsed = (Date.now() - windowStart) / 1000;
+      rate = windowSteps / Math.max(1e-9, elapsed);
+      if (step % o.log_every === 0 || step === total) {
+        const row: MetricRow = {
+          step, epoch: batch.epoch, loss: last.total, flow: last.flow, smooth: last.smooth, tv: last.tv, lr,
+          steps_per_s: rate, data_ms: dataMs / windowSteps, time: new Date().toISOString(),
+        };
+        history.push(row);
+        await appendFile(metricsPath, JSON.stringify(row) + '\n');
+        if (elapsed > 60) (windowStart = Date.now()), (windowSteps = 0), (dataMs = 0);
+      }
+      bar.update(step, `epoch ${(step / stepsPerEpoch).toFixed(2)} loss ${smoothLoss.toFixed(4)}`, rate);
+      if (step % o.sample_every === 0 || step === total) {
+        await pictures();
+        bar.log(`step ${step}: loss ${smoothLoss.toFixed(4)}; samples/step_${String(step).padStart(8, '0')}.png and loss.png written`);
+      }
+      if (step % o.save_every === 0 || step === total) await save();
+    }
+  } catch (e) {
+    bar.done();
+    if (e instanceof NonFiniteLossError) {
+      throw new Error(`training stopped at step ${step + 1}: ${e.message}. The last good checkpoint is ${o.out} (step ${lastSaved}); ` +
+        'try a lower --lr or --grad_clip');
+    }
+    throw e;
+  } finally {
+    model.dispose();
+    ema.dispose();
+    opt.dispose();
+  }
+  bar.done();
+  const seconds = (Date.now() - t0) / 1000;
+  log(`done: ${o.out} at step ${step} in ${formatSeconds(seconds)}`);
+  return { dir: o.out, step, lastLoss: last.total, seconds };
+}
