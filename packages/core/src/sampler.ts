@@ -54,7 +54,7 @@ export class SamplingAbortedError extends Error {
   }
 }
 
-function checkOptions(o: SampleOptions): Required<Pick<SampleOptions, 'steps' | 'sampler' | 'seed'>> {
+export function checkSampleOptions(o: SampleOptions): Required<Pick<SampleOptions, 'steps' | 'sampler' | 'seed'>> {
   const steps = o.steps ?? DEFAULT_STEPS;
   const sampler = o.sampler ?? 'euler';
   const seed = o.seed ?? 0;
@@ -65,43 +65,83 @@ function checkOptions(o: SampleOptions): Required<Pick<SampleOptions, 'steps' | 
   return { steps, sampler, seed };
 }
 
-/** x + h * v, elementwise. */
-function axpy(x: Float32Array, h: number, v: Float32Array): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = x[i] + h * v[i];
-  return out;
+/**
+ * Where the latents live and how they are updated. The default keeps them in Float32Arrays; a runtime can keep them
+ * elsewhere (runtime-web keeps them on the GPU between steps) and reuse the same integration loop.
+ */
+export interface LatentOps<V> {
+  fromArray(x: Float32Array): V | Promise<V>;
+  /** a + h * b */
+  axpy(a: V, h: number, b: V): V | Promise<V>;
+  /** a + h * (b + c) */
+  axpy2(a: V, h: number, b: V, c: V): V | Promise<V>;
+  toArray(v: V): Float32Array | Promise<Float32Array>;
+  dispose?(v: V): void;
+}
+
+export const ARRAY_LATENTS: LatentOps<Float32Array> = {
+  fromArray: (x) => x,
+  axpy: (a, h, b) => {
+    const out = new Float32Array(a.length);
+    for (let i = 0; i < a.length; i++) out[i] = a[i] + h * b[i];
+    return out;
+  },
+  axpy2: (a, h, b, c) => {
+    const out = new Float32Array(a.length);
+    for (let i = 0; i < a.length; i++) out[i] = a[i] + h * (b[i] + c[i]);
+    return out;
+  },
+  toArray: (v) => v,
+};
+
+/** The integration loop over any latent storage: velocity(x, t) returns v for the whole batch at time t. */
+export async function sampleLatents<V>(ops: LatentOps<V>, velocity: (x: V, t: number) => Promise<V>, o: SampleOptions): Promise<Float32Array> {
+  const { steps, sampler, seed } = checkSampleOptions(o);
+  const free = (...vs: V[]) => vs.forEach((v) => ops.dispose?.(v));
+  let x = await ops.fromArray(initialNoise(seed, o.count * o.channels * o.size * o.size));
+  const ts = timeGrid(steps);
+  const start = Date.now();
+  try {
+    for (let i = 0; i < steps; i++) {
+      if (o.signal?.aborted) throw new SamplingAbortedError();
+      const t = ts[i];
+      const h = ts[i + 1] - t; // negative: time runs from 1 to 0
+      const v = await velocity(x, t);
+      let next = await ops.axpy(x, h, v);
+      if (sampler === 'heun') {
+        // Trapezoid: average the slope at both ends of the step (second order).
+        if (o.signal?.aborted) {
+          free(v, next);
+          throw new SamplingAbortedError();
+        }
+        const v2 = await velocity(next, ts[i + 1]);
+        free(next);
+        next = await ops.axpy2(x, 0.5 * h, v, v2);
+        free(v2);
+      }
+      if (o.onProgress) {
+        let preview: Float32Array | undefined;
+        if (o.preview) {
+          // x0 = x_t - t v is the model's current guess of the final image.
+          const guess = await ops.axpy(x, -t, v);
+          preview = (await ops.toArray(guess)).slice();
+          free(guess);
+        }
+        o.onProgress({ step: i + 1, total: steps, elapsed: Date.now() - start, preview });
+      }
+      free(v, x);
+      x = next;
+    }
+    return (await ops.toArray(x)).slice();
+  } finally {
+    free(x);
+  }
 }
 
 /** Integrates from noise to image; returns x0 [count, C, H, W] in model space (about [-1, 1]). */
 export async function sample(velocity: VelocityFn, o: SampleOptions): Promise<Float32Array> {
-  const { steps, sampler, seed } = checkOptions(o);
   const shape = [o.count, o.channels, o.size, o.size] as const;
-  const per = o.channels * o.size * o.size;
-  let x = initialNoise(seed, o.count * per);
-  const ts = timeGrid(steps);
-  const start = Date.now();
-  const tVec = (t: number) => new Float32Array(o.count).fill(t);
-  for (let i = 0; i < steps; i++) {
-    if (o.signal?.aborted) throw new SamplingAbortedError();
-    const t = ts[i];
-    const h = ts[i + 1] - t; // negative: time runs from 1 to 0
-    const v = await velocity(x, tVec(t), shape);
-    let next = axpy(x, h, v);
-    if (sampler === 'heun') {
-      // Trapezoid: average the slope at both ends of the step (second order).
-      if (o.signal?.aborted) throw new SamplingAbortedError();
-      const v2 = await velocity(next, tVec(ts[i + 1]), shape);
-      next = new Float32Array(x.length);
-      for (let k = 0; k < x.length; k++) next[k] = x[k] + 0.5 * h * (v[k] + v2[k]);
-    }
-    if (o.onProgress) {
-      // x0 = x_t - t v is the model's current guess of the final image.
-      const preview = o.preview ? axpy(x, -t, v) : undefined;
-      o.onProgress({ step: i + 1, total: steps, elapsed: Date.now() - start, preview });
-    }
-    x = next;
-  }
-  return x;
+  return sampleLatents(ARRAY_LATENTS, (x, t) => velocity(x, new Float32Array(o.count).fill(t), shape), o);
 }
 
 /** Model space [-1, 1] NCHW -> per image, RGB floats in [0, 1] (HWC) and RGBA bytes. */

@@ -1,0 +1,117 @@
+// The example app: pick a device, load a LiquidFlow .onnx (downloaded once, then from the Cache API), generate a grid.
+// URL parameters preset the form: ?model=URL&device=auto|webgpu|wasm&count=4&steps=25&sampler=euler&seed=0&worker=1
+// (and gpuLatents=0 to read the latents back to the CPU after every WebGPU step instead of keeping them on the GPU).
+import { LiquidFlow, createWorkerLiquidFlow, drawGridToCanvas, imageGridData, toPngBlob, clearCache } from '@liquidflow/runtime-web';
+
+// ORT's .wasm and .mjs files, served from this site (copied from node_modules/onnxruntime-web/dist/): no CDN needed.
+const WASM_PATHS = '/node_modules/onnxruntime-web/dist/';
+// A worker cannot see the import map: it gets ORT's ESM file by URL.
+const ORT_URL = '/node_modules/onnxruntime-web/dist/ort.min.mjs';
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  model: $('model'), device: $('device-select'), worker: $('use-worker'), count: $('count'), steps: $('steps'),
+  sampler: $('sampler'), seed: $('seed'), generate: $('generate'), cancel: $('cancel'), progress: $('progress'),
+  progressText: $('progress-text'), deviceText: $('device'), cacheText: $('cache'), error: $('error'), grid: $('grid'),
+  download: $('download'), clearCache: $('clear-cache'),
+};
+
+// Preset the form from the page's URL.
+const params = new URLSearchParams(location.search);
+for (const [key, el] of [['model', ui.model], ['device', ui.device], ['count', ui.count], ['steps', ui.steps], ['sampler', ui.sampler], ['seed', ui.seed]]) {
+  if (params.has(key)) el.value = params.get(key);
+}
+ui.worker.checked = params.get('worker') === '1';
+
+// What the page did, for the console (and the tests): the loaded model, its load events, the last images.
+const state = { lf: null, key: '', events: [], images: null, status: 'idle', error: '', generations: 0 };
+window.liquidflowExample = state;
+
+function setStatus(status, text) {
+  state.status = status;
+  document.body.dataset.state = status;
+  if (text !== undefined) ui.progressText.textContent = text;
+}
+
+function showDevice(lf) {
+  // e.g. "WebGPU unavailable: no adapter — running on wasm (1 thread)" or "Running on webgpu (auto: WebGPU adapter ...)".
+  ui.deviceText.textContent =
+    (lf.deviceReason.startsWith('WebGPU unavailable') ? lf.deviceReason : `Running on ${lf.device} (${lf.deviceReason})`) +
+    (lf.latentsOnGpu ? ' · latents stay on the GPU' : '');
+  ui.deviceText.dataset.device = lf.device;
+}
+
+async function load() {
+  const device = ui.device.value;
+  const inWorker = ui.worker.checked;
+  const key = `${ui.model.value}|${device}|${inWorker}`;
+  if (state.lf && state.key === key) return state.lf;
+  if (state.lf) await state.lf.dispose();
+  state.lf = null;
+  state.events = [];
+  setStatus('loading', 'loading model…');
+  const progress_callback = (e) => {
+    state.events.push(e);
+    if (e.status === 'progress') {
+      ui.progress.value = e.progress;
+      ui.progressText.textContent = `${e.cached ? 'reading cache' : 'downloading'} ${(e.loaded / 1e6).toFixed(2)} / ${(e.total / 1e6).toFixed(2)} MB`;
+    } else if (e.status === 'ready') ui.progressText.textContent = `model ready on ${e.device}`;
+  };
+  const options = { device, progress_callback, wasmPaths: WASM_PATHS, gpuLatents: params.get('gpuLatents') !== '0' };
+  const lf = inWorker ? await createWorkerLiquidFlow(ui.model.value, { ...options, ortUrl: ORT_URL }) : await LiquidFlow.load(ui.model.value, options);
+  state.lf = lf;
+  state.key = key;
+  showDevice(lf);
+  const c = lf.config;
+  ui.cacheText.textContent = `${c.variant} ${c.img_size}px, ${lf.source === 'cache' ? 'from the cache' : lf.source === 'network' ? 'downloaded' : 'given as bytes'} (cache: ${lf.cacheStatus})${inWorker ? ', in a worker' : ''}`;
+  ui.cacheText.dataset.source = lf.source;
+  return lf;
+}
+
+let controller = null;
+
+async function generate() {
+  ui.error.textContent = '';
+  state.error = '';
+  ui.generate.disabled = true;
+  try {
+    const lf = await load();
+    controller = new AbortController();
+    ui.cancel.disabled = false;
+    setStatus('generating', 'generating…');
+    ui.progress.value = 0;
+    const count = Number(ui.count.value);
+    const images = await lf.generate({
+      count, steps: Number(ui.steps.value), sampler: ui.sampler.value, seed: Number(ui.seed.value), signal: controller.signal,
+      onProgress: (p) => {
+        ui.progress.value = (100 * p.step) / p.total;
+        ui.progressText.textContent = `step ${p.step}/${p.total} · ${(p.elapsed / 1000).toFixed(1)} s`;
+      },
+    });
+    drawGridToCanvas(images, ui.grid);
+    if (ui.download.href) URL.revokeObjectURL(ui.download.href);
+    ui.download.href = URL.createObjectURL(toPngBlob(imageGridData(images)));
+    ui.download.hidden = false;
+    state.images = images;
+    state.generations++;
+    setStatus('done', `${count} image${count === 1 ? '' : 's'} on ${lf.device} · ${ui.progressText.textContent.split('·')[1]?.trim() ?? ''}`);
+  } catch (e) {
+    state.error = e.message;
+    ui.error.textContent = e.name === 'AbortError' ? 'cancelled' : e.message;
+    setStatus(e.name === 'AbortError' ? 'cancelled' : 'error', e.name === 'AbortError' ? 'cancelled' : 'failed');
+  } finally {
+    ui.generate.disabled = false;
+    ui.cancel.disabled = true;
+    controller = null;
+  }
+}
+
+ui.generate.addEventListener('click', generate);
+ui.cancel.addEventListener('click', () => controller?.abort());
+ui.clearCache.addEventListener('click', async () => {
+  await clearCache();
+  ui.cacheText.textContent = 'cache cleared';
+});
+state.load = load;
+state.generate = generate;
+setStatus('idle');

@@ -1,0 +1,102 @@
+/// <reference types="@webgpu/types" />
+// Picks the execution provider. 'auto' tries WebGPU (navigator.gpu present, an adapter obtainable, the session
+// creates) and otherwise falls back to WASM, saying why. WASM uses threads where the page is cross-origin isolated
+// (COOP same-origin + COEP require-corp: SharedArrayBuffer is allowed), one thread otherwise.
+import type { InferenceSession } from 'onnxruntime-web';
+import type { Ort } from './ort.js';
+
+export type WebDevice = 'auto' | 'webgpu' | 'wasm';
+export const WEB_DEVICES: readonly WebDevice[] = ['auto', 'webgpu', 'wasm'];
+
+export interface WasmOptions {
+  /** Where ORT's .wasm and .mjs files are served (a folder URL ending in '/', or ORT's { wasm, mjs } object). */
+  wasmPaths?: string | { wasm?: string | URL; mjs?: string | URL };
+  /** WASM threads (default: up to 4 when cross-origin isolated, else 1). */
+  threads?: number;
+}
+
+export interface OpenedSession {
+  session: InferenceSession;
+  device: 'webgpu' | 'wasm';
+  reason: string;
+  threads: number;
+}
+
+const isolated = () => typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated;
+
+/** The thread count runtime-web gives the WASM provider. */
+export function wasmThreads(requested?: number): number {
+  if (!isolated()) return 1;
+  if (requested && requested > 0) return Math.floor(requested);
+  const cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 1;
+  return Math.max(1, Math.min(4, cores));
+}
+
+// ORT reads env.wasm once, when its WASM module first initializes (both providers share it); later changes are ignored.
+let configured: { threads: number } | null = null;
+
+function configureWasm(ort: Ort, o: WasmOptions): number {
+  if (configured) return configured.threads;
+  const threads = wasmThreads(o.threads);
+  ort.env.wasm.numThreads = threads;
+  if (o.wasmPaths) ort.env.wasm.wasmPaths = o.wasmPaths as typeof ort.env.wasm.wasmPaths;
+  configured = { threads };
+  return threads;
+}
+
+const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0];
+
+/** Why WebGPU cannot be used here, or the adapter to use. */
+export async function probeWebGpu(): Promise<{ adapter: GPUAdapter; description: string } | { why: string }> {
+  const gpu = typeof navigator !== 'undefined' ? (navigator as Navigator & { gpu?: GPU }).gpu : undefined;
+  if (!gpu) {
+    const secure = typeof isSecureContext === 'undefined' || isSecureContext;
+    return { why: secure ? 'navigator.gpu is missing (this browser has no WebGPU, or it is disabled)' : 'navigator.gpu is missing (not a secure context: serve over https or localhost)' };
+  }
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter();
+  } catch (e) {
+    return { why: `requestAdapter failed (${firstLine(e)})` };
+  }
+  if (!adapter) return { why: 'no adapter' };
+  const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
+  const description = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
+  return { adapter, description };
+}
+
+export async function openSession(
+  ort: Ort, bytes: Uint8Array, device: WebDevice, o: WasmOptions & { gpuLatents?: boolean } = {},
+): Promise<OpenedSession> {
+  if (!WEB_DEVICES.includes(device)) throw new Error(`unknown device '${device}': expected one of ${WEB_DEVICES.join(', ')}`);
+  const threads = configureWasm(ort, o);
+  const coiNote = typeof crossOriginIsolated === 'undefined' || isolated() ? '' : ', page not cross-origin isolated';
+  const wasmNote = `${threads} thread${threads === 1 ? '' : 's'}${coiNote}`;
+  const create = (ep: 'webgpu' | 'wasm') =>
+    ort.InferenceSession.create(bytes, {
+      executionProviders: [ep],
+      graphOptimizationLevel: 'all',
+      // On WebGPU the velocity stays in a GPU buffer for the GPU-side update (gpu-sampler.ts); getData() reads it back
+      // where the CPU loop needs it.
+      ...(ep === 'webgpu' && o.gpuLatents !== false ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
+    });
+  if (device === 'wasm') return { session: await create('wasm'), device: 'wasm', reason: `requested, ${wasmNote}`, threads };
+  const probe = await probeWebGpu();
+  let why: string;
+  if ('adapter' in probe) {
+    try {
+      // Hand ORT the adapter we probed, unless its WebGPU backend already holds one.
+      if (!ort.env.webgpu.adapter) ort.env.webgpu.adapter = probe.adapter;
+    } catch {
+      /* ORT's WebGPU backend is already initialized: it keeps its own adapter */
+    }
+    try {
+      const session = await create('webgpu');
+      return { session, device: 'webgpu', reason: `${device === 'auto' ? 'auto: ' : 'requested: '}WebGPU adapter ${probe.description}`, threads };
+    } catch (e) {
+      why = `session failed (${firstLine(e)})`;
+    }
+  } else why = probe.why;
+  if (device === 'webgpu') throw new Error(`device 'webgpu' is not available: ${why}`);
+  return { session: await create('wasm'), device: 'wasm', reason: `WebGPU unavailable: ${why} — running on wasm (${wasmNote})`, threads };
+}

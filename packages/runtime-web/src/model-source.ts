@@ -1,0 +1,191 @@
+// Getting the model's bytes: a download with transformers.js-style progress events, kept in the Cache API (keyed by
+// the model's URL, with a SHA-256 of the bytes stored beside them) so that a second visit starts without the network.
+// A cached copy is checked on every read (checksum, then the LiquidFlow format check); a bad one is deleted and the
+// model downloaded again.
+import { type LiquidFlowModelInfo, ModelFileError, readLiquidFlowInfo } from '@liquidflow/core';
+
+/** The name of the Cache API storage runtime-web uses. */
+export const CACHE_NAME = 'liquidflow-models-v1';
+const SHA_HEADER = 'x-liquidflow-sha256';
+
+export type ProgressEvent =
+  | { status: 'initiate'; name: string; file: string }
+  | { status: 'download'; name: string; file: string }
+  | { status: 'progress'; name: string; file: string; loaded: number; total: number; progress: number; cached: boolean }
+  | { status: 'done'; name: string; file: string; cached: boolean }
+  | { status: 'ready'; name: string; file: string; device: 'webgpu' | 'wasm'; reason: string };
+
+export type ProgressCallback = (event: ProgressEvent) => void;
+
+/** A model URL, or its bytes. */
+export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Blob;
+
+export interface FetchModelOptions {
+  progress_callback?: ProgressCallback;
+  /** Keep the model in the Cache API (default true). Needs a secure context (https or localhost). */
+  cache?: boolean;
+  /** Passed to fetch() (credentials, headers, ...). */
+  fetchInit?: RequestInit;
+}
+
+export interface FetchedModel {
+  bytes: Uint8Array;
+  info: LiquidFlowModelInfo;
+  /** Absolute URL, or 'bytes' when the model was given as bytes. */
+  url: string;
+  /** Where the bytes came from. */
+  from: 'network' | 'cache' | 'bytes';
+  /** What happened with the cache, in words (e.g. 'hit', 'stored', 'disabled', 'corrupt entry deleted (...)'). */
+  cacheStatus: string;
+}
+
+function absolute(url: string | URL): string {
+  const base = typeof location !== 'undefined' ? location.href : undefined;
+  try {
+    return new URL(String(url), base).href;
+  } catch {
+    return String(url);
+  }
+}
+
+const fileName = (url: string) => decodeURIComponent(url.split(/[?#]/)[0].split('/').pop() || url);
+
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function openCache(): Promise<{ cache: Cache | null; why: string }> {
+  if (typeof caches === 'undefined') {
+    const secure = typeof isSecureContext === 'undefined' || isSecureContext;
+    return { cache: null, why: secure ? 'unavailable (no Cache API here)' : 'unavailable (not a secure context: serve over https or localhost)' };
+  }
+  try {
+    return { cache: await caches.open(CACHE_NAME), why: '' };
+  } catch (e) {
+    return { cache: null, why: `unavailable (${(e as Error).message})` };
+  }
+}
+
+/** What is wrong with a cached copy, or '' when it is good. */
+async function checkCached(bytes: Uint8Array, sha: string | null, url: string): Promise<string> {
+  if (!sha) return 'no checksum stored';
+  if ((await sha256Hex(bytes)) !== sha) return 'checksum mismatch';
+  try {
+    readLiquidFlowInfo(bytes, url);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return '';
+}
+
+async function download(url: string, name: string, file: string, o: FetchModelOptions): Promise<Uint8Array> {
+  const emit = o.progress_callback ?? (() => {});
+  emit({ status: 'download', name, file });
+  let response: Response;
+  try {
+    response = await fetch(url, o.fetchInit);
+  } catch (e) {
+    throw new Error(`${url}: download failed (${(e as Error).message})`);
+  }
+  if (!response.ok) throw new Error(`${url}: download failed (HTTP ${response.status} ${response.statusText})`.trim());
+  const header = response.headers.get('content-length');
+  // A content-encoded response reports the compressed length; progress then uses it only as an estimate.
+  const encoded = !!response.headers.get('content-encoding') && response.headers.get('content-encoding') !== 'identity';
+  const total = header && !encoded ? Number(header) : 0;
+  const chunks: Uint8Array[] = [];
+  let loaded = 0;
+  const report = () => emit({ status: 'progress', name, file, loaded, total: total || loaded, progress: total ? (100 * loaded) / total : 0, cached: false });
+  if (!response.body) {
+    const all = new Uint8Array(await response.arrayBuffer());
+    chunks.push(all);
+    loaded = all.length;
+    report();
+  } else {
+    const reader = response.body.getReader();
+    let lastReport = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      loaded += value.length;
+      const now = Date.now();
+      if (now - lastReport > 50 || loaded === total) {
+        lastReport = now;
+        report();
+      }
+    }
+  }
+  if (total && loaded !== total) throw new ModelFileError(`${url}: truncated download (${loaded} of ${total} bytes)`);
+  const bytes = chunks.length === 1 ? chunks[0] : new Uint8Array(loaded);
+  if (chunks.length !== 1) {
+    let o2 = 0;
+    for (const c of chunks) {
+      bytes.set(c, o2);
+      o2 += c.length;
+    }
+  }
+  if (!total) emit({ status: 'progress', name, file, loaded, total: loaded, progress: 100, cached: false });
+  return bytes;
+}
+
+/** Gets a LiquidFlow model's bytes from the cache or the network (or takes them as given) and checks its format. */
+export async function fetchModel(source: ModelSource, o: FetchModelOptions = {}): Promise<FetchedModel> {
+  const emit = o.progress_callback ?? (() => {});
+  if (typeof source !== 'string' && !(source instanceof URL)) {
+    const bytes =
+      source instanceof Uint8Array ? source : source instanceof ArrayBuffer ? new Uint8Array(source) : new Uint8Array(await (source as Blob).arrayBuffer());
+    return { bytes, info: readLiquidFlowInfo(bytes, 'model bytes'), url: 'bytes', from: 'bytes', cacheStatus: 'not used (bytes given)' };
+  }
+  const url = absolute(source);
+  const name = url;
+  const file = fileName(url);
+  emit({ status: 'initiate', name, file });
+  const { cache, why } = o.cache === false ? { cache: null, why: 'disabled' } : await openCache();
+  let cacheStatus = why;
+  if (cache) {
+    const hit = await cache.match(url).catch(() => undefined);
+    if (hit) {
+      const bytes = new Uint8Array(await hit.arrayBuffer());
+      const problem = await checkCached(bytes, hit.headers.get(SHA_HEADER), url);
+      if (!problem) {
+        emit({ status: 'progress', name, file, loaded: bytes.length, total: bytes.length, progress: 100, cached: true });
+        emit({ status: 'done', name, file, cached: true });
+        return { bytes, info: readLiquidFlowInfo(bytes, url), url, from: 'cache', cacheStatus: 'hit' };
+      }
+      await cache.delete(url);
+      cacheStatus = `corrupt entry deleted (${problem}); downloaded again`;
+    }
+  }
+  const bytes = await download(url, name, file, o);
+  const info = readLiquidFlowInfo(bytes, url); // before caching: a wrong file is never stored
+  if (cache) {
+    try {
+      const headers = { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length), [SHA_HEADER]: await sha256Hex(bytes) };
+      await cache.put(url, new Response(bytes as Uint8Array<ArrayBuffer>, { headers }));
+      cacheStatus ||= 'stored';
+    } catch (e) {
+      cacheStatus = `not stored (${(e as Error).message})`;
+    }
+  }
+  emit({ status: 'done', name, file, cached: false });
+  return { bytes, info, url, from: 'network', cacheStatus };
+}
+
+/**
+ * Deletes cached models: the one at `url`, or all of them. Resolves to true if something was deleted.
+ * Cached models are kept until deleted: publish a changed model under a new URL (e.g. model-v2.onnx) or clear it.
+ */
+export async function clearCache(url?: string | URL): Promise<boolean> {
+  if (typeof caches === 'undefined') return false;
+  if (url === undefined) return caches.delete(CACHE_NAME);
+  const cache = await caches.open(CACHE_NAME);
+  return cache.delete(absolute(url));
+}
+
+/** Whether a model URL is in the cache (not checked until it is loaded). */
+export async function isCached(url: string | URL): Promise<boolean> {
+  if (typeof caches === 'undefined') return false;
+  const cache = await caches.open(CACHE_NAME);
+  return (await cache.match(absolute(url))) !== undefined;
+}

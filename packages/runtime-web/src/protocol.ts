@@ -1,0 +1,50 @@
+// Messages between a page (WorkerLiquidFlow) and the module worker (worker.ts) that owns the ORT session.
+import type { LiquidFlowModelInfo, SamplerName } from '@liquidflow/core';
+import type { WebDevice } from './devices.js';
+import type { ProgressEvent } from './model-source.js';
+
+export interface InitMessage {
+  type: 'init';
+  /** Absolute model URL, or its bytes (transferred). */
+  model: string | ArrayBuffer;
+  device: WebDevice;
+  cache?: boolean;
+  wasmPaths?: string | { wasm?: string; mjs?: string };
+  threads?: number;
+  gpuLatents?: boolean;
+  /** URL of onnxruntime-web's ESM file (import maps do not reach workers). */
+  ortUrl?: string;
+}
+
+export interface GenerateMessage {
+  type: 'generate';
+  id: number;
+  count: number;
+  steps?: number;
+  sampler?: SamplerName;
+  seed?: number;
+  preview: boolean;
+}
+
+export type ToWorker = InitMessage | GenerateMessage | { type: 'cancel'; id: number } | { type: 'close' };
+
+export interface ReadyMessage {
+  type: 'ready';
+  url: string;
+  info: LiquidFlowModelInfo;
+  device: 'webgpu' | 'wasm';
+  reason: string;
+  threads: number;
+  latentsOnGpu: boolean;
+  source: 'network' | 'cache' | 'bytes';
+  cacheStatus: string;
+}
+
+export type FromWorker =
+  | { type: 'load-progress'; event: ProgressEvent }
+  | ReadyMessage
+  | { type: 'init-error'; message: string; name: string }
+  | { type: 'progress'; id: number; step: number; total: number; elapsed: number; preview?: Float32Array }
+  | { type: 'done'; id: number; x: Float32Array }
+  | { type: 'error'; id: number; message: string; aborted: boolean }
+  | { type: 'closed' };

@@ -1,0 +1,69 @@
+// The module worker behind createWorkerLiquidFlow(): owns the ORT session, so sampling (and WASM's CPU work) never
+// blocks the page. Start it with new Worker(new URL('@liquidflow/runtime-web/worker' built file), { type: 'module' });
+// createWorkerLiquidFlow does that for you.
+import { SamplingAbortedError } from '@liquidflow/core';
+import { LiquidFlow } from './liquidflow.js';
+import type { FromWorker, GenerateMessage, ToWorker } from './protocol.js';
+
+interface WorkerScope {
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+  addEventListener(type: 'message', listener: (e: MessageEvent<ToWorker>) => void): void;
+  close(): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+const post = (m: FromWorker, transfer: Transferable[] = []) => scope.postMessage(m, transfer);
+
+let lf: LiquidFlow | null = null;
+let loading: Promise<void> | null = null;
+const jobs = new Map<number, AbortController>();
+let queue: Promise<void> = Promise.resolve();
+
+async function generate(msg: GenerateMessage): Promise<void> {
+  const controller = jobs.get(msg.id) as AbortController;
+  try {
+    if (!lf) throw new Error('the worker has no model loaded');
+    const x = await lf.sampleLatents({
+      count: msg.count, steps: msg.steps, sampler: msg.sampler, seed: msg.seed, preview: msg.preview, signal: controller.signal,
+      onProgress: (p) => post({ type: 'progress', id: msg.id, ...p }, p.preview ? [p.preview.buffer as ArrayBuffer] : []),
+    });
+    post({ type: 'done', id: msg.id, x }, [x.buffer as ArrayBuffer]);
+  } catch (e) {
+    post({ type: 'error', id: msg.id, message: (e as Error).message, aborted: e instanceof SamplingAbortedError });
+  } finally {
+    jobs.delete(msg.id);
+  }
+}
+
+scope.addEventListener('message', (e) => {
+  const msg = e.data;
+  if (msg.type === 'init') {
+    loading = (async () => {
+      try {
+        lf = await LiquidFlow.load(msg.model, {
+          device: msg.device, cache: msg.cache, wasmPaths: msg.wasmPaths, threads: msg.threads, gpuLatents: msg.gpuLatents, ort: msg.ortUrl,
+          progress_callback: (event) => post({ type: 'load-progress', event }),
+        });
+        post({
+          type: 'ready', url: lf.url, info: lf.info, device: lf.device, reason: lf.deviceReason, threads: lf.threads, latentsOnGpu: lf.latentsOnGpu,
+          source: lf.source, cacheStatus: lf.cacheStatus,
+        });
+      } catch (err) {
+        post({ type: 'init-error', message: (err as Error).message, name: (err as Error).name });
+      }
+    })();
+  } else if (msg.type === 'generate') {
+    // Cancel messages are handled as they arrive (between model calls); generate jobs run one after another.
+    jobs.set(msg.id, new AbortController());
+    queue = queue.then(() => loading).then(() => generate(msg));
+  } else if (msg.type === 'cancel') {
+    jobs.get(msg.id)?.abort();
+  } else if (msg.type === 'close') {
+    void (async () => {
+      await queue;
+      await lf?.dispose().catch(() => {});
+      post({ type: 'closed' });
+      scope.close();
+    })();
+  }
+});

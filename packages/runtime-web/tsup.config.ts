@@ -1,0 +1,16 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  // worker.ts is a separate entry: a module worker started with new Worker(<URL of dist/worker.js>, { type: 'module' }).
+  entry: ['src/index.ts', 'src/worker.ts'],
+  format: ['esm'],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  platform: 'browser',
+  target: 'es2022',
+  // onnxruntime-web stays a bare import (import map or bundler); @liquidflow/core is bundled in, so a page without a
+  // bundler needs only two import-map entries and the worker file has no bare imports besides ORT (loaded by URL).
+  external: ['onnxruntime-web'],
+  noExternal: ['@liquidflow/core'],
+});
