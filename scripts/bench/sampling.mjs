@@ -2,7 +2,6 @@
 // runtime-node (ORT in a worker thread), in headless Chromium (runtime-web on WASM; when the example app and Debian's
 // chromium are present) and in the TF.js sampler (the trainer's), all measured in this run.
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig, sample } from '@liquidflow/core';
@@ -10,6 +9,7 @@ import { freshCheckpoint, TfModel, tfjsVelocity } from '@liquidflow/trainer';
 import { exportBytes } from '@liquidflow/exporter';
 import { LiquidFlow } from '@liquidflow/runtime-node';
 import { fixed, progress } from './util.mjs';
+import { openBrowserSampler } from './browser.mjs';
 
 const STEPS = 25;
 const BATCHES = [1, 16];
@@ -34,7 +34,7 @@ export async function samplingSection(ctx) {
   await writeFile(path, exportBytes(ckpt, 'ema').bytes);
   const lf = await LiquidFlow.load(path, { device: 'cpu', threads: ctx.ortOptions.intraOpNumThreads });
   const model = new TfModel(config, ckpt.ema);
-  const browser = ctx.browserSampler ?? null;
+  const browser = await openBrowserSampler();
   const rows = [];
   try {
     for (const batch of BATCHES) {
@@ -45,7 +45,7 @@ export async function samplingSection(ctx) {
       let webMs;
       if (browser) {
         progress(`sampling b${batch}: Chromium wasm`);
-        webMs = await browser(path, batch, STEPS);
+        webMs = await browser.run(path, batch, STEPS);
       }
       rows.push({
         batch,
@@ -58,6 +58,7 @@ export async function samplingSection(ctx) {
   } finally {
     await lf.dispose();
     model.dispose();
+    await browser?.close();
   }
   return {
     title: `Sampling, tiny 32px, ${STEPS} Euler steps: images/s (same weights)`,
@@ -72,5 +73,3 @@ export async function samplingSection(ctx) {
     notes: browser ? [] : ['chromium-wasm: not measured (needs /usr/bin/chromium and the examples/web app; see packages/runtime-web)'],
   };
 }
-
-export const browserAvailable = () => existsSync('/usr/bin/chromium');
