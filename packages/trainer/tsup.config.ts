@@ -6,6 +6,8 @@ export default defineConfig({
   dts: true,
   sourcemap: true,
   clean: true,
+  // Dataset decoding workers locate their module file with import.meta.url, in the CommonJS build too.
+  shims: true,
   target: 'node20',
   // Optional native backends: absent on most machines, loaded at run time when present.
   external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],

@@ -5,6 +5,16 @@ import { basename, dirname, join } from 'node:path';
 
 let tempCounter = 0;
 
+/** Flushes a directory's entries (the renames into it) to disk, so a power loss cannot undo a commit. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${tempCounter++}`);
   const fh = await open(tmp, 'w');

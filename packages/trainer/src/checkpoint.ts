@@ -10,7 +10,7 @@
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type LiquidFlowConfig, type Weights, paramSpecs, sizeOf, validateConfig } from '@liquidflow/core';
-import { writeFileAtomic } from './atomic-write.js';
+import { fsyncDir, writeFileAtomic } from './atomic-write.js';
 
 export const CHECKPOINT_FORMAT = 'liquidflow-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -41,6 +41,10 @@ export interface Checkpoint {
 
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
+}
+
+export class NonFiniteWeightsError extends CheckpointError {
+  override name = 'NonFiniteWeightsError';
 }
 
 interface ManifestEntry {
@@ -76,6 +80,10 @@ export async function saveCheckpoint(dir: string, ckpt: Checkpoint): Promise<voi
     for (const s of specs) {
       const a = w[s.name];
       if (!a || a.length !== sizeOf(s.shape)) throw new CheckpointError(`cannot save ${dir}: ${label} '${s.name}' is missing or mis-sized`);
+      // A checkpoint that would not load must never replace one that does.
+      for (let i = 0; i < a.length; i++) {
+        if (!Number.isFinite(a[i])) throw new NonFiniteWeightsError(`cannot save ${dir} at step ${ckpt.step}: ${label} '${s.name}' contains ${a[i]}`);
+      }
     }
   }
   const tag = String(ckpt.step).padStart(8, '0');
@@ -108,6 +116,7 @@ export async function saveCheckpoint(dir: string, ckpt: Checkpoint): Promise<voi
   for (const [name, bytes] of Object.entries(files)) await writeFileAtomic(join(dir, name), bytes);
   await writeFileAtomic(join(dir, manifestName), JSON.stringify(manifest) + '\n');
   await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n'); // the commit
+  await fsyncDir(dir);
   const keep = new Set([...Object.keys(files), manifestName]);
   for (const f of await readdir(dir)) {
     if ((STAMPED.test(f) && !keep.has(f)) || /^\..*\.tmp-\d+-\d+$/.test(f)) await rm(join(dir, f), { force: true });

@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import { ARCH_FIELDS, type LiquidFlowConfig, countParams, resolveConfig } from '@liquidflow/core';
 import { describeChoice, selectBackend, type BackendName } from './backend.js';
 import { installFastWasmMatMul } from './wasm-matmul.js';
-import { type Checkpoint, CheckpointError, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { type Checkpoint, CheckpointError, NonFiniteWeightsError, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { writeFileAtomic } from './atomic-write.js';
 import { freshCheckpoint } from './init-checkpoint.js';
 import { TfModel } from './tfjs-model.js';
 import { AdamW } from './adamw.js';
@@ -153,6 +154,9 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
     log(`resuming ${o.resume} at step ${ckpt.step}`);
   } else if (o.init_from) {
     const from = await loadCheckpoint(o.init_from);
+    if (explicit.has('model_size') && o.model_size !== from.config.variant) {
+      throw new CheckpointError(`${join(o.init_from, 'config.json')}: --model_size ${o.model_size} does not match the checkpoint's variant '${from.config.variant}' (--init_from keeps the architecture)`);
+    }
     config = resolveConfig(from.config.variant, { ...from.config, img_size: o.img_size ?? from.config.img_size });
     for (const k of ARCH_FIELDS) {
       if (k !== 'img_size' && config[k] !== from.config[k]) throw new CheckpointError(`${o.init_from}/config.json: field '${k}' differs`);
@@ -182,7 +186,7 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
   await mkdir(join(o.out, 'samples'), { recursive: true });
   const metricsPath = join(o.out, 'metrics.jsonl');
   const history = await readMetrics(metricsPath, ckpt.step);
-  if (o.resume) await writeFile(metricsPath, history.map((r) => JSON.stringify(r) + '\n').join('')); // drop rows after the checkpoint
+  if (o.resume) await writeFileAtomic(metricsPath, history.map((r) => JSON.stringify(r) + '\n').join('')); // drop rows after the checkpoint
 
   const model = new TfModel(config, ckpt.weights);
   const ema = new TfModel(config, ckpt.ema);
@@ -209,6 +213,10 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
     await writeFile(join(o.out, 'loss.png'), lossCurvePng(series));
   };
 
+  if (step >= total) {
+    if (o.resume) log(`${o.out} is already at step ${step} (>= --steps ${total}): nothing to train; pass a larger --steps`);
+    else await save(); // --init_from with --steps 0: the resized checkpoint itself
+  }
   const bar = new ProgressBar(total);
   let smoothLoss = NaN;
   let windowStart = Date.now();
@@ -255,8 +263,8 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
     }
   } catch (e) {
     bar.done();
-    if (e instanceof NonFiniteLossError) {
-      throw new Error(`training stopped at step ${step + 1}: ${e.message}. The last good checkpoint is ${o.out} (step ${lastSaved}); ` +
+    if (e instanceof NonFiniteLossError || e instanceof NonFiniteWeightsError) {
+      throw new Error(`training stopped at step ${e instanceof NonFiniteLossError ? step + 1 : step}: ${e.message}. The last good checkpoint is ${o.out} (step ${lastSaved}); ` +
         'try a lower --lr or --grad_clip');
     }
     throw e;

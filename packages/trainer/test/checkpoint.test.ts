@@ -1,37 +1,59 @@
-// Checkpoint directories: an exact round trip of raw and EMA weights, a clear error (file path + problem) for every way a
-// directory can be broken, and atomic replacement (no temp or .prev left behind; a crash between the renames is
-// recoverable).
+// Checkpoint directories (format in packages/trainer/README.md): an exact round trip of raw and EMA weights and the
+// optimizer state, a clear error (file path + problem) for every way a directory can be broken, and the commit
+// protocol: step-stamped weight files first, config.json (which names them) replaced last, old files deleted after.
+// A crash at any point leaves a config.json that names complete files.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { mkdtemp, readFile, readdir, rename, rm, writeFile, cp, truncate } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { paramSpecs, resolveConfig, sizeOf } from '@liquidflow/core';
-import { CheckpointError, freshCheckpoint, loadCheckpoint, saveCheckpoint, type Checkpoint } from '@liquidflow/trainer';
+import { CheckpointError, freshCheckpoint, loadCheckpoint, readCheckpointConfig, saveCheckpoint, type Checkpoint, type OptimizerState } from '@liquidflow/trainer';
 
-// Fault injection for the atomic-save tests: when failRenameInto is set, renaming a temp dir onto it fails, as if the
-// process died right before that rename. Everything else goes to the real fs.
-const fault = vi.hoisted(() => ({ failRenameInto: null as string | null }));
+// Fault injection: when failRenameTo is set, renaming a temp file onto a path with that basename fails, as if the
+// process died right before that rename. Every rename and rm is recorded (basenames) so the order can be checked.
+const fault = vi.hoisted(() => ({ failRenameTo: null as string | null, events: [] as string[] }));
 vi.mock('node:fs/promises', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs/promises')>();
+  const base = (p: unknown) => String(p).split('/').pop() as string;
   const rename = async (from: import('node:fs').PathLike, to: import('node:fs').PathLike) => {
-    if (fault.failRenameInto !== null && String(to) === fault.failRenameInto && String(from).includes('.tmp-')) {
+    if (fault.failRenameTo !== null && base(to) === fault.failRenameTo && String(from).includes('.tmp-')) {
       throw Object.assign(new Error(`injected failure renaming ${from} -> ${to}`), { code: 'EIO' });
     }
+    fault.events.push(`rename ${base(to)}`);
     return real.rename(from, to);
   };
-  return { ...real, rename, default: { ...real, rename } };
+  const rm = async (path: import('node:fs').PathLike, opts?: import('node:fs').RmOptions) => {
+    fault.events.push(`rm ${base(path)}`);
+    return real.rm(path, opts);
+  };
+  return { ...real, rename, rm, default: { ...real, rename, rm } };
 });
 
 const cfg = resolveConfig('tiny', { img_size: 16, dim: 32, depth: 2, head_dim: 16, d_state: 8 });
+const STEP = 1234;
+const TAG = '00001234';
 let root: string;
-let good: string; // a saved checkpoint, copied for each corruption test
+let good: string; // a saved checkpoint with optimizer state, copied for each corruption test
 let ckpt: Checkpoint;
 
-/** A checkpoint with EMA different from the raw weights, so a swap of the two would be caught. */
-function makeCheckpoint(): Checkpoint {
+const names = () => paramSpecs(cfg).map((s) => s.name);
+const totalParams = () => paramSpecs(cfg).reduce((s, p) => s + sizeOf(p.shape), 0);
+const tag = (step: number) => String(step).padStart(8, '0');
+const stamped = (step: number, optimizer = true) =>
+  [`ema-${tag(step)}.bin`, `model-${tag(step)}.json`, ...(optimizer ? [`optimizer-${tag(step)}.bin`] : []), `weights-${tag(step)}.bin`];
+
+function filled(seedish: number): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  for (const s of paramSpecs(cfg)) out[s.name] = Float32Array.from({ length: sizeOf(s.shape) }, (_, i) => Math.sin(i * 0.37 + seedish) * 0.1 + seedish);
+  return out;
+}
+
+/** A checkpoint whose EMA, m and v all differ from the raw weights, so a swap of any two would be caught. */
+function makeCheckpoint(step = STEP, withOptimizer = true): Checkpoint {
   const c = freshCheckpoint(cfg, 17);
   for (const [k, v] of Object.entries(c.ema)) for (let i = 0; i < v.length; i++) v[i] = v[i] * 0.5 + 0.25 + i * 1e-3 + k.length;
-  return { ...c, step: 1234, seed: 17 };
+  const optimizer: OptimizerState = { step: 77, m: filled(1), v: filled(2) };
+  return { ...c, step, seed: 17, ...(withOptimizer ? { optimizer } : {}), train: { lr: 0.25, batch_size: 4 } };
 }
 
 let n = 0;
@@ -57,6 +79,9 @@ async function editJson(path: string, edit: (j: any) => void): Promise<void> {
   await writeFile(path, JSON.stringify(j));
 }
 
+const readJson = async (path: string) => JSON.parse(await readFile(path, 'utf8'));
+const tempFiles = async (dir: string) => (await readdir(dir)).filter((f) => f.includes('.tmp-'));
+
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'liquidflow-ckpt-'));
   good = join(root, 'good');
@@ -69,47 +94,102 @@ afterAll(async () => {
 });
 
 describe('round trip', () => {
-  it('writes the documented files', async () => {
-    expect((await readdir(good)).sort()).toEqual(['config.json', 'ema.bin', 'model.json', 'weights.bin']);
-    const specs = paramSpecs(cfg);
-    const total = specs.reduce((s, p) => s + sizeOf(p.shape), 0);
-    expect((await readFile(join(good, 'weights.bin'))).length).toBe(total * 4);
-    expect((await readFile(join(good, 'ema.bin'))).length).toBe(total * 4);
+  it('writes the documented step-stamped files and config.json naming the manifest', async () => {
+    expect((await readdir(good)).sort()).toEqual(['config.json', ...stamped(STEP)].sort());
+    const total = totalParams();
+    expect((await readFile(join(good, `weights-${TAG}.bin`))).length).toBe(total * 4);
+    expect((await readFile(join(good, `ema-${TAG}.bin`))).length).toBe(total * 4);
+    expect((await readFile(join(good, `optimizer-${TAG}.bin`))).length).toBe(2 * total * 4);
+    const meta = await readJson(join(good, 'config.json'));
+    expect(meta.format).toBe('liquidflow-checkpoint');
+    expect(meta.version).toBe(1);
+    expect(meta.step).toBe(STEP);
+    expect(meta.files).toEqual({ manifest: `model-${TAG}.json` });
+    expect(meta.optimizer).toEqual({ step: 77 });
+    const manifest = await readJson(join(good, `model-${TAG}.json`));
+    expect(manifest.weightsManifest.map((g: { paths: string[] }) => g.paths)).toEqual([[`weights-${TAG}.bin`], [`ema-${TAG}.bin`], [`optimizer-${TAG}.bin`]]);
+    const optNames: string[] = manifest.weightsManifest[2].weights.map((w: { name: string }) => w.name);
+    expect(optNames).toEqual([...names().map((k) => `adam_m/${k}`), ...names().map((k) => `adam_v/${k}`)]);
+    expect(manifest.weightsManifest[1].weights.every((w: { name: string }) => w.name.startsWith('ema/'))).toBe(true);
   });
 
-  it('raw and EMA weights, step, seed and config come back exactly', async () => {
+  it('raw and EMA weights, step, seed, config and train options come back exactly', async () => {
     const back = await loadCheckpoint(good);
     expect(back.config).toEqual(cfg);
-    expect(back.step).toBe(1234);
+    expect(back.step).toBe(STEP);
     expect(back.seed).toBe(17);
     expect(back.dir).toBe(good);
-    const names = paramSpecs(cfg).map((s) => s.name);
-    expect(Object.keys(back.weights).sort()).toEqual([...names].sort());
-    expect(Object.keys(back.ema).sort()).toEqual([...names].sort());
-    for (const name of names) {
+    expect(back.train).toEqual({ lr: 0.25, batch_size: 4 });
+    expect(Object.keys(back.weights).sort()).toEqual([...names()].sort());
+    expect(Object.keys(back.ema).sort()).toEqual([...names()].sort());
+    for (const name of names()) {
       expect(back.weights[name], name).toEqual(ckpt.weights[name]);
       expect(back.ema[name], `ema ${name}`).toEqual(ckpt.ema[name]);
       expect(back.weights[name]).not.toEqual(back.ema[name]);
     }
   });
 
-  it('weights.bin is little-endian float32 in manifest order', async () => {
-    const bytes = await readFile(join(good, 'weights.bin'));
-    const manifest = JSON.parse(await readFile(join(good, 'model.json'), 'utf8'));
-    const first = manifest.weightsManifest[0].weights[0];
-    const vals = ckpt.weights[first.name];
-    for (let i = 0; i < 4; i++) expect(bytes.readFloatLE(i * 4)).toBe(vals[i]);
+  it('optimizer state (m, v, step) comes back exactly', async () => {
+    const back = await loadCheckpoint(good);
+    expect(back.optimizer).toBeDefined();
+    expect(back.optimizer!.step).toBe(77);
+    for (const name of names()) {
+      expect(back.optimizer!.m[name], `m ${name}`).toEqual(ckpt.optimizer!.m[name]);
+      expect(back.optimizer!.v[name], `v ${name}`).toEqual(ckpt.optimizer!.v[name]);
+    }
   });
 
-  it('saving refuses a checkpoint with a missing weight, naming it', async () => {
+  it('a checkpoint without optimizer state has no optimizer file and loads with optimizer undefined', async () => {
+    const dir = join(root, 'no-opt');
+    await saveCheckpoint(dir, makeCheckpoint(3, false));
+    expect((await readdir(dir)).sort()).toEqual(['config.json', ...stamped(3, false)].sort());
+    const meta = await readJson(join(dir, 'config.json'));
+    expect(meta.optimizer).toBeUndefined();
+    const back = await loadCheckpoint(dir);
+    expect(back.optimizer).toBeUndefined();
+    expect(back.step).toBe(3);
+  });
+
+  it('readCheckpointConfig reads only config.json', async () => {
+    const r = await readCheckpointConfig(good);
+    expect(r.step).toBe(STEP);
+    expect(r.seed).toBe(17);
+    expect(r.manifest).toBe(`model-${TAG}.json`);
+    expect(r.optimizerStep).toBe(77);
+    expect(r.config).toEqual(cfg);
+  });
+
+  it('weights-<step>.bin is little-endian float32 in manifest order', async () => {
+    const bytes = await readFile(join(good, `weights-${TAG}.bin`));
+    const manifest = await readJson(join(good, `model-${TAG}.json`));
+    let off = 0;
+    for (const w of manifest.weightsManifest[0].weights.slice(0, 3)) {
+      const vals = ckpt.weights[w.name];
+      expect(bytes.readFloatLE(off * 4)).toBe(vals[0]);
+      expect(bytes.readFloatLE((off + vals.length - 1) * 4)).toBe(vals[vals.length - 1]);
+      off += vals.length;
+    }
+  });
+
+  it('saving refuses a checkpoint with a missing weight, naming it, and writes nothing', async () => {
     const bad = makeCheckpoint();
     delete bad.weights['final.linear.weight'];
     await expect(saveCheckpoint(join(root, 'never'), bad)).rejects.toThrow(/final\.linear\.weight/);
     expect(await readdir(root)).not.toContain('never');
   });
+
+  it('saving refuses a mis-sized optimizer moment, naming it', async () => {
+    const bad = makeCheckpoint();
+    bad.optimizer!.v['final.linear.bias'] = new Float32Array(1);
+    await expect(saveCheckpoint(join(root, 'never2'), bad)).rejects.toThrow(/adam_v.*final\.linear\.bias/);
+    expect(await readdir(root)).not.toContain('never2');
+  });
 });
 
 describe('load errors name the file and the problem', () => {
+  const configPath = (dir: string) => join(dir, 'config.json');
+  const manifestPath = (dir: string) => join(dir, `model-${TAG}.json`);
+
   it('directory missing', async () => {
     const dir = join(root, 'does-not-exist');
     const e = await loadError(dir);
@@ -117,109 +197,169 @@ describe('load errors name the file and the problem', () => {
     expect(e.message).toMatch(/not found/);
   });
 
-  it('config.json missing', async () => {
+  it('config.json missing (only stamped files present)', async () => {
     const dir = await copyOfGood();
-    await rm(join(dir, 'config.json'));
+    await rm(configPath(dir));
     const e = await loadError(dir);
-    expect(e.message).toContain(join(dir, 'config.json'));
+    expect(e.message).toContain(configPath(dir));
     expect(e.message).toMatch(/missing/);
   });
 
   it('config.json invalid JSON', async () => {
     const dir = await copyOfGood();
-    await writeFile(join(dir, 'config.json'), '{ "format": "liquidflow-checkpoint", ');
+    await writeFile(configPath(dir), '{ "format": "liquidflow-checkpoint", ');
     const e = await loadError(dir);
-    expect(e.message).toContain(join(dir, 'config.json'));
+    expect(e.message).toContain(configPath(dir));
     expect(e.message).toMatch(/invalid JSON/);
   });
 
   it("config.json with a wrong 'format'", async () => {
     const dir = await copyOfGood();
-    await editJson(join(dir, 'config.json'), (j) => (j.format = 'something-else'));
+    await editJson(configPath(dir), (j) => (j.format = 'something-else'));
     const e = await loadError(dir);
-    expect(e.message).toContain(join(dir, 'config.json'));
+    expect(e.message).toContain(configPath(dir));
     expect(e.message).toContain('something-else');
     expect(e.message).toMatch(/not a LiquidFlow checkpoint/);
   });
 
+  it("config.json with a wrong 'version'", async () => {
+    const dir = await copyOfGood();
+    await editJson(configPath(dir), (j) => (j.version = 99));
+    const e = await loadError(dir);
+    expect(e.message).toContain(configPath(dir));
+    expect(e.message).toMatch(/unsupported checkpoint version 99/);
+  });
+
+  for (const bad of [-1, 2.5, '7', null]) {
+    it(`config.json with a bad 'step' (${JSON.stringify(bad)})`, async () => {
+      const dir = await copyOfGood();
+      await editJson(configPath(dir), (j) => (j.step = bad));
+      const e = await loadError(dir);
+      expect(e.message).toContain(configPath(dir));
+      expect(e.message).toContain("'step'");
+      expect(e.message).toContain(JSON.stringify(bad));
+    });
+  }
+
+  it("config.json with a bad 'seed'", async () => {
+    const dir = await copyOfGood();
+    await editJson(configPath(dir), (j) => (j.seed = 'x'));
+    const e = await loadError(dir);
+    expect(e.message).toContain(configPath(dir));
+    expect(e.message).toContain("'seed'");
+  });
+
   it('config.json with an invalid config field names the field', async () => {
     const dir = await copyOfGood();
-    await editJson(join(dir, 'config.json'), (j) => (j.config.d_state = 'eight'));
+    await editJson(configPath(dir), (j) => (j.config.d_state = 'eight'));
     const e = await loadError(dir);
-    expect(e.message).toContain(join(dir, 'config.json'));
+    expect(e.message).toContain(configPath(dir));
     expect(e.message).toContain("'d_state'");
   });
 
-  it('weights.bin missing', async () => {
+  it("config.json's files.manifest names a missing file", async () => {
     const dir = await copyOfGood();
-    await rm(join(dir, 'weights.bin'));
+    await editJson(configPath(dir), (j) => (j.files.manifest = 'model-00000099.json'));
     const e = await loadError(dir);
-    expect(e.message).toContain(join(dir, 'weights.bin'));
+    expect(e.message).toContain(join(dir, 'model-00000099.json'));
     expect(e.message).toMatch(/missing/);
   });
 
-  it('ema.bin missing', async () => {
+  for (const bad of [undefined, 'model.json', '../good/model-00001234.json', 42]) {
+    it(`config.json's files.manifest is not a model-<step>.json name (${JSON.stringify(bad)})`, async () => {
+      const dir = await copyOfGood();
+      await editJson(configPath(dir), (j) => (bad === undefined ? delete j.files : (j.files.manifest = bad)));
+      const e = await loadError(dir);
+      expect(e.message).toContain(configPath(dir));
+      expect(e.message).toContain("'files.manifest'");
+    });
+  }
+
+  it('the manifest is invalid JSON', async () => {
     const dir = await copyOfGood();
-    await rm(join(dir, 'ema.bin'));
+    await writeFile(manifestPath(dir), '{"weightsManifest": [');
     const e = await loadError(dir);
-    expect(e.message).toContain(join(dir, 'ema.bin'));
-    expect(e.message).toMatch(/missing/);
+    expect(e.message).toContain(manifestPath(dir));
+    expect(e.message).toMatch(/invalid JSON/);
   });
 
-  it('weights.bin truncated', async () => {
+  for (const file of ['weights', 'ema', 'optimizer']) {
+    it(`${file}-<step>.bin missing`, async () => {
+      const dir = await copyOfGood();
+      await rm(join(dir, `${file}-${TAG}.bin`));
+      const e = await loadError(dir);
+      expect(e.message).toContain(join(dir, `${file}-${TAG}.bin`));
+      expect(e.message).toMatch(/missing/);
+    });
+  }
+
+  it('weights-<step>.bin truncated', async () => {
     const dir = await copyOfGood();
-    const path = join(dir, 'weights.bin');
+    const path = join(dir, `weights-${TAG}.bin`);
     const size = (await readFile(path)).length;
     await truncate(path, size - 6);
     const e = await loadError(dir);
     expect(e.message).toContain(path);
+    expect(e.message).toContain(manifestPath(dir));
     expect(e.message).toMatch(/truncated/);
     expect(e.message).toContain(String(size - 6));
     expect(e.message).toContain(String(size));
   });
 
-  it('model.json declares a wrong shape (same size) for one weight: names the weight and both shapes', async () => {
+  it('ema-<step>.bin too long', async () => {
+    const dir = await copyOfGood();
+    const path = join(dir, `ema-${TAG}.bin`);
+    const bytes = await readFile(path);
+    await writeFile(path, Buffer.concat([bytes, Buffer.alloc(8)]));
+    const e = await loadError(dir);
+    expect(e.message).toContain(path);
+    expect(e.message).toMatch(/too long/);
+    expect(e.message).toContain(String(bytes.length + 8));
+    expect(e.message).toContain(String(bytes.length));
+  });
+
+  it('the manifest declares a wrong shape (same size) for one weight: names the weight and both shapes', async () => {
     const dir = await copyOfGood();
     const spec = paramSpecs(cfg).find((s) => s.shape.length === 2 && s.shape[0] !== s.shape[1])!;
     const swapped = [spec.shape[1], spec.shape[0]];
-    await editJson(join(dir, 'model.json'), (j) => {
+    await editJson(manifestPath(dir), (j) => {
       const w = j.weightsManifest[0].weights.find((x: { name: string }) => x.name === spec.name);
       w.shape = swapped;
     });
     const e = await loadError(dir);
-    expect(e.message).toContain(join(dir, 'model.json'));
+    expect(e.message).toContain(manifestPath(dir));
     expect(e.message).toContain(`'${spec.name}'`);
     expect(e.message).toContain(`[${swapped}]`);
     expect(e.message).toContain(`[${spec.shape}]`);
   });
 
-  it('model.json declares a wrong shape (different size): the byte count no longer matches', async () => {
+  it('the manifest declares a wrong shape (different size): the byte count no longer matches', async () => {
     const dir = await copyOfGood();
-    await editJson(join(dir, 'model.json'), (j) => {
+    await editJson(manifestPath(dir), (j) => {
       const w = j.weightsManifest[0].weights.find((x: { name: string }) => x.name === 'final.linear.bias');
       w.shape = [w.shape[0] + 1];
     });
     const e = await loadError(dir);
-    expect(e.message).toContain(join(dir, 'weights.bin'));
-    expect(e.message).toContain(join(dir, 'model.json'));
+    expect(e.message).toContain(join(dir, `weights-${TAG}.bin`));
+    expect(e.message).toContain(manifestPath(dir));
     expect(e.message).toMatch(/too long|truncated/);
   });
 
   it('a dtype other than float32', async () => {
     const dir = await copyOfGood();
-    await editJson(join(dir, 'model.json'), (j) => (j.weightsManifest[1].weights[3].dtype = 'float16'));
-    const name = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')).weightsManifest[1].weights[3].name;
+    await editJson(manifestPath(dir), (j) => (j.weightsManifest[1].weights[3].dtype = 'float16'));
+    const name = (await readJson(manifestPath(dir))).weightsManifest[1].weights[3].name;
     const e = await loadError(dir);
-    expect(e.message).toContain(join(dir, 'model.json'));
+    expect(e.message).toContain(manifestPath(dir));
     expect(e.message).toContain(name);
     expect(e.message).toContain('float16');
   });
 
   it('config.json changed (dim) so it no longer matches the weights: names the weight and both shapes', async () => {
     const dir = await copyOfGood();
-    await editJson(join(dir, 'config.json'), (j) => (j.config.dim = 64));
+    await editJson(configPath(dir), (j) => (j.config.dim = 64));
     const e = await loadError(dir);
-    expect(e.message).toContain(join(dir, 'model.json'));
+    expect(e.message).toContain(manifestPath(dir));
     // Find which weight it names and check both shapes are the ones on disk and the ones the new config needs.
     const m = /weight '([^']+)' has shape \[([\d,]*)\], config\.json expects \[([\d,]*)\]/.exec(e.message);
     expect(m, e.message).not.toBeNull();
@@ -231,21 +371,28 @@ describe('load errors name the file and the problem', () => {
     expect(onDisk).not.toBe(wanted);
   });
 
-  it('config.json changed (depth) so a weight is missing: names it', async () => {
+  it('config.json changed (depth up) so a weight is missing: names it', async () => {
     const dir = await copyOfGood();
-    await editJson(join(dir, 'config.json'), (j) => (j.config.depth = 3));
+    await editJson(configPath(dir), (j) => (j.config.depth = 3));
     const e = await loadError(dir);
-    expect(e.message).toContain(join(dir, 'model.json'));
+    expect(e.message).toContain(manifestPath(dir));
     expect(e.message).toMatch(/blocks\.2\.[\w.]+' is missing/);
   });
 
-  it('a NaN in weights.bin names the weight', async () => {
+  it('config.json changed (depth down) so a weight is extra: names it', async () => {
     const dir = await copyOfGood();
-    const manifest = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
-    const entries: { name: string; shape: number[] }[] = manifest.weightsManifest[0].weights;
+    await editJson(configPath(dir), (j) => (j.config.depth = 1));
+    const e = await loadError(dir);
+    expect(e.message).toContain(manifestPath(dir));
+    expect(e.message).toMatch(/blocks\.1\.[\w.]+' is not a parameter/);
+  });
+
+  it('a NaN in weights-<step>.bin names the weight', async () => {
+    const dir = await copyOfGood();
+    const entries: { name: string; shape: number[] }[] = (await readJson(manifestPath(dir))).weightsManifest[0].weights;
     // Put the NaN inside the third weight.
     const offset = sizeOf(entries[0].shape) + sizeOf(entries[1].shape) + 1;
-    const path = join(dir, 'weights.bin');
+    const path = join(dir, `weights-${TAG}.bin`);
     const bytes = await readFile(path);
     bytes.writeFloatLE(NaN, offset * 4);
     await writeFile(path, bytes);
@@ -255,88 +402,195 @@ describe('load errors name the file and the problem', () => {
     expect(e.message).toContain('NaN');
   });
 
-  it('an Inf in ema.bin names the EMA weight', async () => {
+  it('an Inf in ema-<step>.bin names the EMA weight', async () => {
     const dir = await copyOfGood();
-    const path = join(dir, 'ema.bin');
+    const path = join(dir, `ema-${TAG}.bin`);
     const bytes = await readFile(path);
     bytes.writeFloatLE(-Infinity, bytes.length - 4);
     await writeFile(path, bytes);
-    const manifest = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
-    const last = manifest.weightsManifest[1].weights.at(-1).name;
+    const last = (await readJson(manifestPath(dir))).weightsManifest[1].weights.at(-1).name;
     const e = await loadError(dir);
     expect(e.message).toContain(path);
     expect(e.message).toContain(`'${last}'`);
     expect(e.message).toMatch(/Inf/);
   });
+
+  it('an Inf in optimizer-<step>.bin names the moment', async () => {
+    const dir = await copyOfGood();
+    const path = join(dir, `optimizer-${TAG}.bin`);
+    const bytes = await readFile(path);
+    bytes.writeFloatLE(Infinity, 0);
+    await writeFile(path, bytes);
+    const e = await loadError(dir);
+    expect(e.message).toContain(path);
+    expect(e.message).toContain(`'adam_m/${names()[0]}'`);
+  });
+
+  it('a missing optimizer group (config.json has optimizer.step, the manifest has no adam_* weights)', async () => {
+    const dir = await copyOfGood();
+    await editJson(manifestPath(dir), (j) => j.weightsManifest.splice(2, 1));
+    await rm(join(dir, `optimizer-${TAG}.bin`));
+    const e = await loadError(dir);
+    expect(e.message).toContain(manifestPath(dir));
+    expect(e.message).toMatch(/optimizer state 'adam_m\/[\w.]+' is missing/);
+  });
+
+  it('one missing optimizer moment names it', async () => {
+    const dir = await copyOfGood();
+    const victim = `adam_v/${names()[2]}`;
+    await editJson(manifestPath(dir), (j) => {
+      const g = j.weightsManifest[2];
+      const w = g.weights.find((x: { name: string }) => x.name === victim);
+      w.name = 'adam_v/not-a-param';
+    });
+    const e = await loadError(dir);
+    expect(e.message).toContain(manifestPath(dir));
+    expect(e.message).toContain(`'${victim}'`);
+  });
 });
 
-describe('atomic save', () => {
-  it('saving twice to the same dir replaces it and leaves no temp dir or .prev behind', async () => {
+describe('atomic save: config.json is the commit point', () => {
+  const w = (c: Checkpoint, v: number) => {
+    const out = { ...c, weights: { ...c.weights } };
+    out.weights['final.linear.bias'] = new Float32Array(c.weights['final.linear.bias'].length).fill(v);
+    return out;
+  };
+
+  it('writes the stamped files first, replaces config.json last, and only then deletes the old step', async () => {
+    const dir = join(await mkdtemp(join(root, 'atomic-')), 'ckpt');
+    await saveCheckpoint(dir, makeCheckpoint(5));
+    fault.events.length = 0;
+    await saveCheckpoint(dir, makeCheckpoint(10));
+    const ev = fault.events.filter((e) => !e.includes('.tmp-')); // a failed write's temp cleanup is not expected here anyway
+    const commit = ev.indexOf('rename config.json');
+    expect(commit, ev.join('\n')).toBeGreaterThan(0);
+    expect(ev.slice(0, commit).sort()).toEqual(stamped(10).map((f) => `rename ${f}`).sort());
+    expect(ev.slice(commit + 1).sort()).toEqual(stamped(5).map((f) => `rm ${f}`).sort());
+  });
+
+  it('saving step 5 then step 10 leaves only the step-10 files and config.json (no temp files)', async () => {
     const parent = await mkdtemp(join(root, 'atomic-'));
     const dir = join(parent, 'ckpt');
-    await saveCheckpoint(dir, ckpt);
-    const second = { ...makeCheckpoint(), step: 99 };
-    second.weights['final.linear.bias'] = new Float32Array(second.weights['final.linear.bias'].length).fill(0.5);
-    await saveCheckpoint(dir, second);
+    await saveCheckpoint(dir, w(makeCheckpoint(5), 0.25));
+    await saveCheckpoint(dir, w(makeCheckpoint(10), 0.5));
+    expect((await readdir(dir)).sort()).toEqual(['config.json', ...stamped(10)].sort());
     expect(await readdir(parent)).toEqual(['ckpt']);
     const back = await loadCheckpoint(dir);
-    expect(back.step).toBe(99);
+    expect(back.step).toBe(10);
     expect(back.weights['final.linear.bias'].every((v) => v === 0.5)).toBe(true);
   });
 
-  it('extra files are written alongside and replaced with the directory', async () => {
-    const parent = await mkdtemp(join(root, 'atomic-'));
-    const dir = join(parent, 'ckpt');
-    await saveCheckpoint(dir, ckpt, { 'notes.txt': 'first' });
-    await saveCheckpoint(dir, ckpt);
-    expect((await readdir(dir)).sort()).toEqual(['config.json', 'ema.bin', 'model.json', 'weights.bin']);
+  it('saving the same step twice replaces it in place', async () => {
+    const dir = join(await mkdtemp(join(root, 'atomic-')), 'ckpt');
+    await saveCheckpoint(dir, w(makeCheckpoint(7), 0.25));
+    await saveCheckpoint(dir, w(makeCheckpoint(7), 0.75));
+    expect((await readdir(dir)).sort()).toEqual(['config.json', ...stamped(7)].sort());
+    expect((await loadCheckpoint(dir)).weights['final.linear.bias'].every((v) => v === 0.75)).toBe(true);
   });
 
-  it('a crash between the renames (only <dir>.prev exists) still loads', async () => {
-    const parent = await mkdtemp(join(root, 'atomic-'));
-    const dir = join(parent, 'ckpt');
-    await saveCheckpoint(dir, ckpt);
-    await rename(dir, dir + '.prev');
+  it('a save from a run without optimizer state deletes the old optimizer file', async () => {
+    const dir = join(await mkdtemp(join(root, 'atomic-')), 'ckpt');
+    await saveCheckpoint(dir, makeCheckpoint(5));
+    await saveCheckpoint(dir, makeCheckpoint(6, false));
+    expect((await readdir(dir)).sort()).toEqual(['config.json', ...stamped(6, false)].sort());
+    expect((await loadCheckpoint(dir)).optimizer).toBeUndefined();
+  });
+
+  it("a crash after the new step's files were written but before config.json was replaced: the old step loads intact", async () => {
+    // Dir B holds a step-10 checkpoint; its stamped files are copied into dir A (step 5), as a save killed right before
+    // its config.json rename would leave them.
+    const a = join(await mkdtemp(join(root, 'atomic-')), 'A');
+    const b = join(await mkdtemp(join(root, 'atomic-')), 'B');
+    const five = w(makeCheckpoint(5), 0.25);
+    await saveCheckpoint(a, five);
+    await saveCheckpoint(b, w(makeCheckpoint(10), 0.5));
+    for (const f of stamped(10)) await cp(join(b, f), join(a, f));
+    // A half-written temp file of the config.json that never got renamed.
+    await writeFile(join(a, `.config.json.tmp-999-3`), '{"format": "liquidflow-chec');
+    const back = await loadCheckpoint(a);
+    expect(back.step).toBe(5);
+    for (const name of names()) {
+      expect(back.weights[name], name).toEqual(five.weights[name]);
+      expect(back.ema[name], name).toEqual(five.ema[name]);
+      expect(back.optimizer!.m[name], name).toEqual(five.optimizer!.m[name]);
+    }
+    // The next save (a resumed run reaching step 6) cleans up the orphans.
+    await saveCheckpoint(a, makeCheckpoint(6));
+    expect((await readdir(a)).sort()).toEqual(['config.json', ...stamped(6)].sort());
+    expect((await loadCheckpoint(a)).step).toBe(6);
+  });
+
+  it('a crash after config.json was replaced but before the old files were deleted: the new step loads', async () => {
+    const a = join(await mkdtemp(join(root, 'atomic-')), 'A');
+    const b = join(await mkdtemp(join(root, 'atomic-')), 'B');
+    await saveCheckpoint(a, w(makeCheckpoint(10), 0.5));
+    await saveCheckpoint(b, w(makeCheckpoint(5), 0.25));
+    for (const f of stamped(5)) await cp(join(b, f), join(a, f));
+    const back = await loadCheckpoint(a);
+    expect(back.step).toBe(10);
+    expect(back.weights['final.linear.bias'].every((v) => v === 0.5)).toBe(true);
+    await saveCheckpoint(a, makeCheckpoint(11));
+    expect((await readdir(a)).sort()).toEqual(['config.json', ...stamped(11)].sort());
+  });
+
+  it('a save whose config.json rename fails leaves the previous checkpoint loadable and no temp file', async () => {
+    const dir = join(await mkdtemp(join(root, 'atomic-')), 'ckpt');
+    const five = w(makeCheckpoint(5), 0.25);
+    await saveCheckpoint(dir, five);
+    fault.failRenameTo = 'config.json';
+    try {
+      await expect(saveCheckpoint(dir, w(makeCheckpoint(10), 0.5))).rejects.toThrow(/injected failure/);
+    } finally {
+      fault.failRenameTo = null;
+    }
+    expect(await tempFiles(dir)).toEqual([]);
+    // The step-10 files are there (orphans), config.json still names step 5.
+    expect((await readdir(dir)).sort()).toEqual(['config.json', ...stamped(5), ...stamped(10)].sort());
     const back = await loadCheckpoint(dir);
-    expect(back.dir).toBe(dir + '.prev');
-    expect(back.step).toBe(ckpt.step);
-    expect(back.weights['blocks.0.ssm.A_log']).toEqual(ckpt.weights['blocks.0.ssm.A_log']);
-    expect(back.ema['blocks.0.ssm.A_log']).toEqual(ckpt.ema['blocks.0.ssm.A_log']);
+    expect(back.step).toBe(5);
+    expect(back.weights['final.linear.bias'].every((v) => v === 0.25)).toBe(true);
+    expect(back.optimizer!.step).toBe(77);
+    // And a later successful save commits and cleans up.
+    await saveCheckpoint(dir, w(makeCheckpoint(10), 0.5));
+    expect((await readdir(dir)).sort()).toEqual(['config.json', ...stamped(10)].sort());
+    expect((await loadCheckpoint(dir)).weights['final.linear.bias'].every((v) => v === 0.5)).toBe(true);
   });
 
-  it('when both exist, the directory itself wins over .prev', async () => {
-    const parent = await mkdtemp(join(root, 'atomic-'));
-    const dir = join(parent, 'ckpt');
-    await saveCheckpoint(dir + '.prev', { ...ckpt, step: 1 });
-    await saveCheckpoint(dir, { ...ckpt, step: 2 });
-    expect((await loadCheckpoint(dir)).step).toBe(2);
-  });
-
-  it('a save that fails before its final rename leaves the old checkpoint loadable (from .prev) and no temp dir', async () => {
-    const parent = await mkdtemp(join(root, 'atomic-'));
-    const dir = join(parent, 'ckpt');
-    await saveCheckpoint(dir, { ...ckpt, step: 5 });
-    fault.failRenameInto = dir;
+  it('a save failing on a weight file, before config.json, leaves the previous checkpoint loadable', async () => {
+    const dir = join(await mkdtemp(join(root, 'atomic-')), 'ckpt');
+    await saveCheckpoint(dir, makeCheckpoint(5));
+    fault.failRenameTo = `ema-${tag(10)}.bin`;
     try {
-      await expect(saveCheckpoint(dir, { ...ckpt, step: 6 })).rejects.toThrow(/injected failure/);
+      await expect(saveCheckpoint(dir, makeCheckpoint(10))).rejects.toThrow(/injected failure/);
     } finally {
-      fault.failRenameInto = null;
+      fault.failRenameTo = null;
     }
-    expect((await readdir(parent)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect(await tempFiles(dir)).toEqual([]);
+    expect((await readCheckpointConfig(dir)).step).toBe(5);
     expect((await loadCheckpoint(dir)).step).toBe(5);
   });
 
-  it('a save after a crash, failing again before its final rename, still leaves the old checkpoint loadable', async () => {
-    const parent = await mkdtemp(join(root, 'atomic-'));
-    const dir = join(parent, 'ckpt');
-    await saveCheckpoint(dir, { ...ckpt, step: 5 });
-    await rename(dir, dir + '.prev'); // the first crash
-    fault.failRenameInto = dir;
-    try {
-      await expect(saveCheckpoint(dir, { ...ckpt, step: 6 })).rejects.toThrow(/injected failure/);
-    } finally {
-      fault.failRenameInto = null;
-    }
+  it('a leftover temp file does not break loading and is cleaned by the next save', async () => {
+    const dir = join(await mkdtemp(join(root, 'atomic-')), 'ckpt');
+    await saveCheckpoint(dir, makeCheckpoint(5));
+    const leftovers = ['.config.json.tmp-123-0', `.weights-${tag(6)}.bin.tmp-123-1`, `.model-${tag(6)}.json.tmp-4567-12`];
+    for (const f of leftovers) await writeFile(join(dir, f), 'partial');
     expect((await loadCheckpoint(dir)).step).toBe(5);
+    await saveCheckpoint(dir, makeCheckpoint(6));
+    expect(await tempFiles(dir)).toEqual([]);
+    expect((await readdir(dir)).sort()).toEqual(['config.json', ...stamped(6)].sort());
+    expect((await loadCheckpoint(dir)).step).toBe(6);
+  });
+
+  it('files that are not the checkpoint (run outputs) survive a save', async () => {
+    const dir = join(await mkdtemp(join(root, 'atomic-')), 'ckpt');
+    await saveCheckpoint(dir, makeCheckpoint(5));
+    await writeFile(join(dir, 'metrics.jsonl'), '{"step":1}\n');
+    await writeFile(join(dir, 'loss.png'), 'x');
+    await writeFile(join(dir, 'model-notes.json'), '{}');
+    await saveCheckpoint(dir, makeCheckpoint(6));
+    const files = await readdir(dir);
+    for (const f of ['metrics.jsonl', 'loss.png', 'model-notes.json']) expect(files).toContain(f);
+    expect(basename(dir)).toBe('ckpt');
   });
 });

@@ -1,0 +1,231 @@
+// The training loop through its API, train(opts, explicit), on a tiny Fashion-MNIST fixture in the real IDX format
+// (tiny at 16 px: 4x4 tokens, batch 4): what a run writes (metrics.jsonl, sample grids, loss.png, a checkpoint with
+// optimizer state), a NaN/Inf loss stopping the run, resume refusals, and weak-to-strong init at a larger size.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dims } from '@liquidflow/core';
+import { CheckpointError, learningRate, loadCheckpoint, resizePosEmbed, train, type Checkpoint } from '@liquidflow/trainer';
+import { collectLog, maxAbsDiff, pngSize, smallRun, writeFashionMnistFixture } from './helpers';
+
+let root: string;
+let data: string;
+let runA: string; // the 5-step run of the first test, reused by later ones
+const timings: string[] = [];
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'liquidflow-train-'));
+  data = await writeFashionMnistFixture(join(root, 'data'), 64);
+  runA = join(root, 'a');
+});
+
+afterAll(async () => {
+  console.log(`train-loop timings:\n  ${timings.join('\n  ')}`);
+  await rm(root, { recursive: true, force: true });
+});
+
+async function timed<T>(label: string, f: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await f();
+  } finally {
+    timings.push(`${label}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+}
+
+async function trainError(opts: Parameters<typeof train>[0], explicit: Set<string>): Promise<Error> {
+  try {
+    await train(opts, explicit, () => {});
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('train() succeeded; expected an error');
+}
+
+const metricRows = async (dir: string) =>
+  (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+
+describe('a training run', () => {
+  it('writes metrics every log_every steps, sample grids every sample_every steps, loss.png and a final checkpoint', async () => {
+    const c = collectLog();
+    const opts = smallRun(runA, data, { steps: 5, log_every: 2, sample_every: 2, save_every: 2, physics_warmup: 3 });
+    const r = await timed('5 steps (log/sample/save every 2)', () => train(opts, new Set(), c.log));
+    expect(r.step).toBe(5);
+    expect(r.dir).toBe(runA);
+    expect(Number.isFinite(r.lastLoss)).toBe(true);
+    expect(c.lines.join('\n')).toMatch(/TensorFlow\.js backend: wasm/);
+    expect(c.lines.join('\n')).toContain('64 images');
+    expect(c.lines.at(-1)).toContain(`done: ${runA} at step 5`);
+
+    // metrics.jsonl: a row at every log_every-th step and at the end.
+    const rows = await metricRows(runA);
+    expect(rows.map((x) => x.step)).toEqual([2, 4, 5]);
+    for (const row of rows) {
+      for (const k of ['step', 'epoch', 'loss', 'flow', 'smooth', 'tv', 'lr', 'steps_per_s', 'data_ms']) {
+        expect(typeof row[k], `${k} in ${JSON.stringify(row)}`).toBe('number');
+        expect(Number.isFinite(row[k]), k).toBe(true);
+      }
+      expect(typeof row.time).toBe('string');
+      expect(Number.isNaN(Date.parse(row.time))).toBe(false);
+      expect(row.epoch).toBe(0); // 5 steps x 4 = 20 of 64 images
+      expect(row.loss).toBeGreaterThan(0);
+      expect(row.flow).toBeGreaterThan(0);
+      // Physics terms are on (the warm-up weight is > 0 from the second step on) and add to the total.
+      expect(row.smooth).toBeGreaterThan(0);
+      expect(row.tv).toBeGreaterThan(0);
+      const w = Math.min(1, (row.step - 1) / 3);
+      const expected = row.flow + 1e-3 * w * row.smooth + 1e-3 * w * row.tv;
+      expect(Math.abs(row.loss - expected) / expected).toBeLessThan(1e-5);
+      expect(row.lr).toBeCloseTo(learningRate(row.step - 1, 2, 1e-3), 12);
+    }
+
+    // Sample grids: 4 images of 16 px in a 2x2 grid with 2 px padding.
+    const samples = (await readdir(join(runA, 'samples'))).sort();
+    expect(samples).toEqual(['step_00000002.png', 'step_00000004.png', 'step_00000005.png']);
+    for (const s of samples) expect(pngSize(await readFile(join(runA, 'samples', s)))).toEqual({ width: 38, height: 38 });
+    expect(pngSize(await readFile(join(runA, 'loss.png')))).toEqual({ width: 640, height: 360 });
+
+    // The checkpoint: only the final step's files remain; it loads with the optimizer state and the run's options.
+    const files = (await readdir(runA)).filter((f) => f !== 'samples').sort();
+    expect(files).toEqual(['config.json', 'ema-00000005.bin', 'loss.png', 'metrics.jsonl', 'model-00000005.json', 'optimizer-00000005.bin', 'weights-00000005.bin']);
+    const ck = await loadCheckpoint(runA);
+    expect(ck.step).toBe(5);
+    expect(ck.seed).toBe(3);
+    expect(ck.config.variant).toBe('tiny');
+    expect(ck.config.img_size).toBe(16);
+    expect(ck.optimizer?.step).toBe(5);
+    expect(maxAbsDiff(ck.weights, ck.ema)).toBeGreaterThan(0);
+    const someM = Object.values(ck.optimizer!.m).some((a) => a.some((v) => v !== 0));
+    const someV = Object.values(ck.optimizer!.v).some((a) => a.some((v) => v > 0));
+    expect(someM && someV).toBe(true);
+    expect(ck.train).toMatchObject({ batch_size: 4, steps: 5, lr: 1e-3, log_every: 2, data_dir: data, model_size: 'tiny', img_size: 16 });
+    expect(ck.train?.resume).toBeUndefined();
+  });
+
+  it('the physics terms are 0 on the first step (warm-up weight 0) and on from the second', async () => {
+    const dir = join(root, 'physics');
+    await timed('2 steps (physics warm-up)', () => train(smallRun(dir, data, { steps: 2, log_every: 1, physics_warmup: 4 }), new Set(), () => {}));
+    const [first, second] = await metricRows(dir);
+    expect(first.step).toBe(1);
+    expect(first.smooth).toBe(0);
+    expect(first.tv).toBe(0);
+    expect(first.loss).toBe(first.flow);
+    expect(second.step).toBe(2);
+    expect(second.smooth).toBeGreaterThan(0);
+    expect(second.tv).toBeGreaterThan(0);
+    expect(second.loss).toBeGreaterThan(second.flow);
+  });
+});
+
+describe('a NaN/Inf loss', () => {
+  it('stops the run with a clear message naming the step and the last good checkpoint, which still loads', async () => {
+    // lr 1e30 without warm-up: the first update makes the weights ~1e30 (finite), the second forward overflows.
+    const dir = join(root, 'nan');
+    const e = await timed('lr 1e30 until NaN', () =>
+      trainError(smallRun(dir, data, { steps: 6, save_every: 1, lr: 1e30, warmup_steps: 0 }), new Set()));
+    expect(e).not.toBeInstanceOf(CheckpointError);
+    expect(e.message).toMatch(/^training stopped at step 2: loss is (NaN|-?Infinity) \(flow /);
+    expect(e.message).toContain(`The last good checkpoint is ${dir} (step 1)`);
+    expect(e.message).toMatch(/lower --lr/);
+    const ck = await loadCheckpoint(dir);
+    expect(ck.step).toBe(1);
+    expect(ck.optimizer?.step).toBe(1);
+    expect((await metricRows(dir)).map((r) => r.step)).toEqual([1]);
+  });
+
+  it('an update that overflows the weights never replaces the checkpoint with one that does not load', async () => {
+    // lr 1e39: lr * update overflows float32 while the loss it came from is finite; the save must refuse it.
+    const dir = join(root, 'inf-weights');
+    const e = await timed('lr 1e39', () => trainError(smallRun(dir, data, { steps: 3, save_every: 1, lr: 1e39, warmup_steps: 0 }), new Set()));
+    expect(e.message).toMatch(/training stopped at step \d+: cannot save .* contains (Infinity|-Infinity|NaN)/);
+    if (existsSync(join(dir, 'config.json'))) await loadCheckpoint(dir);
+  });
+});
+
+describe('--resume refusals', () => {
+  it('a mismatching --img_size or --model_size fails naming config.json and the field, before touching the run', async () => {
+    const before = await readFile(join(runA, 'config.json'), 'utf8');
+    const e1 = await trainError(smallRun(root, data, { img_size: 32, resume: runA, steps: 8 }), new Set(['img_size', 'resume', 'steps']));
+    expect(e1).toBeInstanceOf(CheckpointError);
+    expect(e1.message).toContain(join(runA, 'config.json'));
+    expect(e1.message).toContain('img_size');
+    expect(e1.message).toContain('32');
+    expect(e1.message).toContain('16');
+    expect(e1.message).toContain('--init_from');
+    const e2 = await trainError(smallRun(root, data, { model_size: 'small', resume: runA, steps: 8 }), new Set(['model_size', 'resume', 'steps']));
+    expect(e2.message).toContain(join(runA, 'config.json'));
+    expect(e2.message).toMatch(/model_size small.*'tiny'/);
+    expect(await readFile(join(runA, 'config.json'), 'utf8')).toBe(before);
+    expect((await loadCheckpoint(runA)).step).toBe(5);
+  });
+
+  it('an --img_size equal to the checkpoint is accepted (not a mismatch)', async () => {
+    // Resuming a finished run with the same total does no step; the checkpoint is untouched.
+    const before = await readFile(join(runA, 'config.json'), 'utf8');
+    const r = await timed('resume of a finished run', () => train(smallRun(root, data, { img_size: 16, resume: runA }), new Set(['img_size', 'resume']), () => {}));
+    expect(r.step).toBe(5);
+    expect(await readFile(join(runA, 'config.json'), 'utf8')).toBe(before);
+  });
+
+  it('a --steps 0 checkpoint (no optimizer state) is refused, pointing at --init_from', async () => {
+    const dir = join(root, 'init0');
+    await train(smallRun(dir, data, { steps: 0 }), new Set(['steps']), () => {});
+    expect((await loadCheckpoint(dir)).optimizer).toBeUndefined();
+    const e = await trainError(smallRun(dir, data, { resume: dir, steps: 3 }), new Set(['resume', 'steps']));
+    expect(e).toBeInstanceOf(CheckpointError);
+    expect(e.message).toContain(join(dir, 'config.json'));
+    expect(e.message).toMatch(/no optimizer state/);
+    expect(e.message).toContain('--init_from');
+    expect(existsSync(join(dir, 'metrics.jsonl'))).toBe(false);
+  });
+
+  it('a missing --resume directory is named', async () => {
+    const dir = join(root, 'nope');
+    const e = await trainError(smallRun(dir, data, { resume: dir, steps: 3 }), new Set(['resume', 'steps']));
+    expect(e).toBeInstanceOf(CheckpointError);
+    expect(e.message).toContain(dir);
+    expect(e.message).toMatch(/not found/);
+  });
+});
+
+describe('--init_from (weak-to-strong)', () => {
+  it('a 16 px checkpoint starts a 32 px run: pos_embed resampled from the EMA, everything else carried over, and it trains', async () => {
+    const from: Checkpoint = await loadCheckpoint(runA);
+    const dir = join(root, 'w2s');
+    const c = collectLog();
+    // A vanishing lr keeps the weights at their initial values, so the carried-over init can be checked exactly.
+    const r = await timed('init_from 16 -> 32 px, 2 steps', () =>
+      train(smallRun(dir, data, { init_from: runA, img_size: 32, steps: 2, lr: 1e-12, log_every: 1 }), new Set(['init_from', 'img_size', 'steps']), c.log));
+    expect(r.step).toBe(2);
+    expect(c.lines.join('\n')).toMatch(/16px.*-> 32px/);
+    const ck = await loadCheckpoint(dir);
+    expect(ck.step).toBe(2);
+    expect(ck.config).toEqual({ ...from.config, img_size: 32 });
+    expect(ck.optimizer?.step).toBe(2);
+    const dim = from.config.dim;
+    expect(ck.weights.pos_embed.length).toBe(dims(ck.config).tokens * dim);
+    const resized = resizePosEmbed(from.ema.pos_embed, 4, 8, dim);
+    expect(maxAbsDiff({ p: ck.weights.pos_embed }, { p: resized })).toBeLessThan(1e-6);
+    expect(maxAbsDiff({ p: ck.ema.pos_embed }, { p: resized })).toBeLessThan(1e-6);
+    const rest = (w: Record<string, Float32Array>) => Object.fromEntries(Object.entries(w).filter(([k]) => k !== 'pos_embed'));
+    expect(maxAbsDiff(rest(ck.weights), rest(from.ema))).toBeLessThan(1e-6);
+    const rows = await metricRows(dir);
+    expect(rows.map((x) => x.step)).toEqual([1, 2]);
+    for (const row of rows) expect(Number.isFinite(row.loss) && row.loss > 0).toBe(true);
+    // It is a new run: step counts and metrics start over, and it resumes like any other.
+    expect(ck.train).toMatchObject({ img_size: 32, steps: 2 });
+    expect(ck.train?.init_from).toBeUndefined();
+  });
+
+  it('the init_from run really trains at 32 px (a normal lr moves the weights)', async () => {
+    const dir = join(root, 'w2s-train');
+    await timed('init_from 16 -> 32 px, 2 steps, lr 1e-3', () =>
+      train(smallRun(dir, data, { init_from: runA, img_size: 32, steps: 2 }), new Set(['init_from', 'img_size', 'steps']), () => {}));
+    const from = await loadCheckpoint(runA);
+    const ck = await loadCheckpoint(dir);
+    const rest = (w: Record<string, Float32Array>) => Object.fromEntries(Object.entries(w).filter(([k]) => k !== 'pos_embed'));
+    expect(maxAbsDiff(rest(ck.weights), rest(from.ema))).toBeGreaterThan(1e-4);
+  });
+});
