@@ -1,22 +1,34 @@
-// `npm start`: the main job on a built-in default, no flags and no downloads. Makes a tiny checkpoint at 32 px,
-// exports it to ONNX and checks the export against TensorFlow.js, using the same CLIs a user runs.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+// `npm start`: the main job on a built-in default, no flags and no downloads: generate a grid of images from the
+// demo model shipped in models/ (trained here with liquidflow-train, see its model card), on the CPU.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LiquidFlow, encodePng, imageGrid } from '@liquidflow/runtime-node';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const out = join(root, 'out', 'demo');
-mkdirSync(out, { recursive: true });
+const MODEL = join(root, 'models', 'fashion-mnist-tiny', 'model.onnx');
+const OUT = join(root, 'out', 'demo', 'grid.png');
 
-function run(title, cli, args) {
-  console.log(`\n$ ${cli.split('/').slice(-3).join('/')} ${args.join(' ')}    # ${title}`);
-  const r = spawnSync(process.execPath, [join(root, cli), ...args], { stdio: 'inherit' });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+async function main() {
+  if (!existsSync(MODEL)) throw new Error(`${relative(root, MODEL)} is missing: the demo model ships in the repository (git checkout it)`);
+  const lf = await LiquidFlow.load(MODEL, { device: 'auto' });
+  const c = lf.config;
+  console.log(`${relative(root, MODEL)}: ${c.variant} ${c.img_size}px on ${lf.device} (${lf.deviceReason})`);
+  const t0 = Date.now();
+  const images = await lf.generate({
+    count: 16, steps: 25, sampler: 'heun', seed: 0,
+    onProgress: ({ step, total }) => process.stderr.write(`\rsampling ${step}/${total} Heun steps`),
+  });
+  process.stderr.write('\n');
+  await lf.dispose();
+  const grid = imageGrid(images);
+  mkdirSync(join(root, 'out', 'demo'), { recursive: true });
+  writeFileSync(OUT, encodePng(grid.width, grid.height, grid.data));
+  console.log(`wrote ${relative(root, OUT)}: 16 images in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log('next: train your own with liquidflow-train (see README.md), export it with liquidflow-export --verify');
 }
 
-const ckpt = join(out, 'ckpt');
-const onnx = join(out, 'tiny.onnx');
-run('a freshly initialized tiny checkpoint', 'packages/trainer/dist/cli.js', ['--model_size', 'tiny', '--img_size', '32', '--steps', '0', '--seed', '0', '--out', ckpt]);
-run('hand-built ONNX graph, verified against TF.js', 'packages/exporter/dist/cli.js', [ckpt, onnx, '--verify']);
-console.log(`\ndone: ${ckpt} and ${onnx}`);
+main().catch((e) => {
+  console.error(`npm start: ${e.message}`);
+  process.exit(1);
+});
