@@ -1,7 +1,7 @@
 // The newcomer's path: liquidflow-train writes a checkpoint, liquidflow-export writes the .onnx and --verify passes.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, truncateSync, statSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, truncateSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +38,7 @@ describe('liquidflow-export', () => {
   it('names the file and the problem for a truncated checkpoint, and writes nothing', () => {
     const bad = join(dir, 'bad');
     expect(run(trainCli, ['--img_size', '32', '--out', bad]).status).toBe(0);
-    const bin = join(bad, 'ema.bin');
+    const bin = join(bad, readdirSync(bad).find((f) => /^ema-\d{8}\.bin$/.test(f)) as string);
     truncateSync(bin, statSync(bin).size - 100);
     const out = join(dir, 'bad.onnx');
     const r = run(exportCli, [bad, out]);
