@@ -35,6 +35,12 @@ export interface SampleOptions {
   signal?: AbortSignal;
 }
 
+/** What a runtime's generate() takes: the sampling options without the image shape, which comes from the model. */
+export interface GenerateOptions extends Omit<SampleOptions, 'count' | 'channels' | 'size'> {
+  /** Images to generate (default 1). */
+  count?: number;
+}
+
 export const DEFAULT_STEPS = 25;
 
 /** The initial noise for a seed: N(0, 1), one stream per seed, identical in Node and browsers. */

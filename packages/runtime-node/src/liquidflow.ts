@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { type LiquidFlowConfig, type SamplerName, type SampleProgress, readLiquidFlowInfo, SamplingAbortedError, toImages } from '@liquidflow/core';
+import { type GenerateOptions, type LiquidFlowConfig, readLiquidFlowInfo, SamplingAbortedError, toImages } from '@liquidflow/core';
 import type { FromWorker, NodeDevice, ToWorker } from './protocol.js';
 
 export interface LoadOptions {
@@ -13,16 +13,7 @@ export interface LoadOptions {
   threads?: number;
 }
 
-export interface GenerateOptions {
-  count?: number;
-  steps?: number;
-  sampler?: SamplerName;
-  seed?: number;
-  onProgress?: (p: SampleProgress) => void;
-  /** Include the x0 estimate (model space, [-1, 1]) in progress events. */
-  preview?: boolean;
-  signal?: AbortSignal;
-}
+export type { GenerateOptions } from '@liquidflow/core';
 
 export interface GeneratedImage {
   width: number;

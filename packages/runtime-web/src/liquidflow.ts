@@ -2,6 +2,7 @@
 // or WASM, and generate images with the shared Euler/Heun sampler of @liquidflow/core (on WebGPU, by default, its
 // GPU-resident twin in gpu-sampler.ts, which keeps the latents on the device between steps).
 import {
+  type GenerateOptions,
   type LiquidFlowConfig, type LiquidFlowModelInfo, type SamplerName, type SampleProgress, sample, SamplingAbortedError,
 } from '@liquidflow/core';
 import type { InferenceSession } from 'onnxruntime-web';
@@ -20,20 +21,7 @@ export interface LoadOptions extends FetchModelOptions, WasmOptions {
   gpuLatents?: boolean;
 }
 
-export interface GenerateOptions {
-  /** Images to generate (default 1). */
-  count?: number;
-  /** Integration steps (default 25). */
-  steps?: number;
-  /** 'euler' (default) or 'heun' (two model calls per step). */
-  sampler?: SamplerName;
-  /** Noise seed: the same seed gives the same images in Node and in every browser (default 0). */
-  seed?: number;
-  onProgress?: (p: SampleProgress) => void;
-  /** Include the x0 estimate (model space, [-1, 1], [count, C, H, W]) in progress events. */
-  preview?: boolean;
-  signal?: AbortSignal;
-}
+export type { GenerateOptions } from '@liquidflow/core';
 
 /**
  * Lets pending tasks (events, worker messages) run first: a MessageChannel round trip, queued behind them. (Not
