@@ -61,6 +61,9 @@ export const VARIANTS: Readonly<Record<string, VariantFile>> = Object.freeze({
   '512': v512 as VariantFile,
 });
 
+/** Variant names smallest first (object key order would put '512' first: integer-like keys sort ahead). */
+export const VARIANT_NAMES: readonly string[] = Object.freeze(['tiny', 'small', 'base', '512']);
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -69,7 +72,7 @@ export class ConfigError extends Error {
 export function resolveConfig(variant: string, overrides: Partial<LiquidFlowConfig> = {}): LiquidFlowConfig {
   const v = Object.hasOwn(VARIANTS, variant) ? VARIANTS[variant] : undefined;
   if (!v) {
-    throw new ConfigError(`unknown model_size '${variant}': expected one of ${Object.keys(VARIANTS).join(', ')}`);
+    throw new ConfigError(`unknown model_size '${variant}': expected one of ${VARIANT_NAMES.join(', ')}`);
   }
   return validateConfig({ ...DEFAULT_CONFIG, ...v.config, ...overrides, variant }, `variant '${variant}'`);
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // liquidflow-train: trains LiquidFlow with TensorFlow.js; --steps 0 writes a freshly initialized checkpoint.
-import { VARIANTS } from '@liquidflow/core';
+import { VARIANT_NAMES } from '@liquidflow/core';
 import { parseFlags, helpText, type FlagSpec } from './cli-args.js';
 import { BACKEND_PRIORITY } from './backend.js';
 import { DATASETS } from './datasets/index.js';
@@ -8,9 +8,9 @@ import { train, TRAIN_DEFAULTS, type TrainOptions } from './train.js';
 
 const D = TRAIN_DEFAULTS;
 const FLAGS = {
-  model_size: { type: 'string', default: D.model_size, help: `variant: ${Object.keys(VARIANTS).join(', ')} (models/variants/*.json)` },
+  model_size: { type: 'string', default: D.model_size, help: `variant: ${VARIANT_NAMES.join(', ')} (models/variants/*.json)` },
   img_size: { type: 'number', default: undefined, help: "image size in pixels (default: the variant's)" },
-  dataset: { type: 'string', default: D.dataset, help: `training images: ${Object.keys(DATASETS).join(', ')}` },
+  dataset: { type: 'string', default: D.dataset, help: `training images, one of:\n${Object.entries(DATASETS).map(([k, v]) => `${' '.repeat(23)}${k}: ${v.help}`).join('\n')}\n${' '.repeat(22)}` },
   data_dir: { type: 'string', default: undefined, help: 'where the dataset lives (required for folder)' },
   epochs: { type: 'number', default: D.epochs, help: 'passes over the data (ignored when --steps is set)' },
   batch_size: { type: 'number', default: D.batch_size, help: 'images per step' },
