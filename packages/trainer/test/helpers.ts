@@ -104,3 +104,15 @@ export function collectLog(): { lines: string[]; log: (m: string) => void } {
   const lines: string[] = [];
   return { lines, log: (m: string) => void lines.push(m) };
 }
+
+/** A timing wrapper that appends "label: N s" to `timings` (printed by the test file's afterAll). */
+export function timer(timings: string[]) {
+  return async <T>(label: string, f: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await f();
+    } finally {
+      timings.push(`${label}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    }
+  };
+}

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dims } from '@liquidflow/core';
 import { CheckpointError, learningRate, loadCheckpoint, resizePosEmbed, train, type Checkpoint } from '@liquidflow/trainer';
-import { collectLog, maxAbsDiff, pngSize, smallRun, writeFashionMnistFixture } from './helpers';
+import { collectLog, maxAbsDiff, pngSize, smallRun, writeFashionMnistFixture, timer } from './helpers';
 
 let root: string;
 let data: string;
@@ -26,14 +26,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function timed<T>(label: string, f: () => Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  try {
-    return await f();
-  } finally {
-    timings.push(`${label}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  }
-}
+const timed = timer(timings);
 
 async function trainError(opts: Parameters<typeof train>[0], explicit: Set<string>): Promise<Error> {
   try {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCheckpoint, train, type Checkpoint } from '@liquidflow/trainer';
-import { maxAbsDiff, smallRun, smallRunFlags, writeFashionMnistFixture } from './helpers';
+import { maxAbsDiff, smallRun, smallRunFlags, writeFashionMnistFixture, timer } from './helpers';
 
 const repo = fileURLToPath(new URL('../../..', import.meta.url));
 const CLI = join(repo, 'packages/trainer/dist/cli.js');
@@ -33,14 +33,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function timed<T>(label: string, f: () => Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  try {
-    return await f();
-  } finally {
-    timings.push(`${label}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  }
-}
+const timed = timer(timings);
 
 /** metrics.jsonl rows; a line cut by a kill is skipped (as the trainer itself does). */
 async function metricRows(dir: string): Promise<{ step: number; loss: number }[]> {
