@@ -41,6 +41,15 @@ export interface GenerateOptions extends Omit<SampleOptions, 'count' | 'channels
   count?: number;
 }
 
+/** The part of GenerateOptions that crosses to a worker thread (no callbacks, no signal). */
+export interface SamplingRequest {
+  count: number;
+  steps?: number;
+  sampler?: SamplerName;
+  seed?: number;
+  preview: boolean;
+}
+
 export const DEFAULT_STEPS = 25;
 
 /** The initial noise for a seed: N(0, 1), one stream per seed, identical in Node and browsers. */

@@ -1,6 +1,6 @@
 // Messages between LiquidFlow (main thread) and its worker. The worker owns the ORT session so that run(), which
 // does its native work on the calling thread, never blocks the app's event loop.
-import type { SamplerName } from '@liquidflow/core';
+import type { SamplingRequest } from '@liquidflow/core';
 
 export type NodeDevice = 'auto' | 'cpu' | 'cuda';
 
@@ -11,14 +11,9 @@ export interface InitMessage {
   threads?: number;
 }
 
-export interface GenerateMessage {
+export interface GenerateMessage extends SamplingRequest {
   type: 'generate';
   id: number;
-  count: number;
-  steps?: number;
-  sampler?: SamplerName;
-  seed?: number;
-  preview: boolean;
   /** Int32Array over a SharedArrayBuffer: set to 1 by the main thread to cancel; read between steps. */
   cancel: SharedArrayBuffer;
 }

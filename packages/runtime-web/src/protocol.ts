@@ -1,5 +1,5 @@
 // Messages between a page (WorkerLiquidFlow) and the module worker (worker.ts) that owns the ORT session.
-import type { LiquidFlowModelInfo, SamplerName } from '@liquidflow/core';
+import type { LiquidFlowModelInfo, SamplingRequest } from '@liquidflow/core';
 import type { WebDevice } from './devices.js';
 import type { ProgressEvent } from './model-source.js';
 
@@ -16,14 +16,9 @@ export interface InitMessage {
   ortUrl?: string;
 }
 
-export interface GenerateMessage {
+export interface GenerateMessage extends SamplingRequest {
   type: 'generate';
   id: number;
-  count: number;
-  steps?: number;
-  sampler?: SamplerName;
-  seed?: number;
-  preview: boolean;
 }
 
 export type ToWorker = InitMessage | GenerateMessage | { type: 'cancel'; id: number } | { type: 'close' };
