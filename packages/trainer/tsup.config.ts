@@ -1,12 +1,14 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/cli.ts'],
+  // batch-prefetch-worker.ts is a separate entry: it is started with new Worker(<path of the built worker file>).
+  entry: ['src/index.ts', 'src/cli.ts', 'src/batch-prefetch-worker.ts'],
   format: ['esm', 'cjs'],
-  dts: true,
+  dts: { entry: ['src/index.ts', 'src/cli.ts'] },
   sourcemap: true,
   clean: true,
-  // Dataset decoding workers locate their module file with import.meta.url, in the CommonJS build too.
+  // Dataset decoding workers locate their module file with import.meta.url, in the CommonJS build too; the batch
+  // prefetcher finds its worker beside __filename, in the ESM build too.
   shims: true,
   target: 'node20',
   // Optional native backends: absent on most machines, loaded at run time when present.

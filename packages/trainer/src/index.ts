@@ -11,6 +11,7 @@ export * from './wasm-matmul.js';
 export * from './ema.js';
 export * from './lr-schedule.js';
 export * from './batches.js';
+export * from './batch-prefetch.js';
 export * from './loss-curve.js';
 export * from './sample-grid.js';
 export * from './pos-embed-resize.js';

@@ -17,7 +17,7 @@ import { AdamW } from './adamw.js';
 import { NonFiniteLossError, trainStep } from './flow-loss.js';
 import { emaDecayAt, updateEma } from './ema.js';
 import { learningRate, physicsWarmup } from './lr-schedule.js';
-import { makeBatch } from './batches.js';
+import { openBatchSource, withSharedPixels } from './batch-prefetch.js';
 import { loadDataset } from './datasets/index.js';
 import { ProgressBar, formatSeconds } from './progress-bar.js';
 import { sampleGridPng } from './sample-grid.js';
@@ -52,6 +52,8 @@ export interface TrainOptions {
   save_every: number;
   sample_count: number;
   sample_steps: number;
+  /** Steps ahead whose batches a worker thread builds while a step trains (0: each batch on the main thread). */
+  prefetch: number;
 }
 
 export const TRAIN_DEFAULTS: TrainOptions = {
@@ -76,6 +78,7 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   save_every: 500,
   sample_count: 16,
   sample_steps: 25,
+  prefetch: 2,
 };
 
 /** Options a resume takes from the checkpoint unless the command line sets them. */
@@ -173,10 +176,11 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
   log(describeChoice(choice));
   if (choice.name === 'wasm' && installFastWasmMatMul()) log('wasm: BatchMatMul transposes its inputs before multiplying (about 3x faster backprop)');
 
-  const data = await loadDataset({
+  // Shared pixels: the prefetch worker reads them in place; only this copy is kept.
+  const data = withSharedPixels(await loadDataset({
     name: o.dataset, size: config.img_size, dataDir: o.data_dir,
     onProgress: (done, total, what) => process.stderr.write(`\rloading ${o.dataset}: ${done}/${total} ${what}`),
-  });
+  }));
   process.stderr.write('\n');
   const stepsPerEpoch = Math.ceil(data.count / o.batch_size);
   const total = o.steps ?? o.epochs * stepsPerEpoch;
@@ -224,10 +228,12 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
   let dataMs = 0;
   let rate = 0;
   let last = { total: NaN, flow: NaN, smooth: NaN, tv: NaN };
+  const batches = openBatchSource(data, { seed: o.seed, batchSize: o.batch_size, flip: o.flip, depth: o.prefetch });
   try {
     while (step < total) {
+      // data_ms: how long the step waited for its batch (near 0 when prefetching keeps up).
       const td = performance.now();
-      const batch = makeBatch(data, o.seed, step, o.batch_size, o.flip);
+      const batch = await batches.take(step);
       dataMs += performance.now() - td;
       const lr = learningRate(step, o.warmup_steps, o.lr);
       const w = physicsWarmup(step, o.physics_warmup);
@@ -269,6 +275,7 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
     }
     throw e;
   } finally {
+    await batches.close();
     model.dispose();
     ema.dispose();
     opt.dispose();

@@ -1,5 +1,6 @@
 // A dataset is decoded once into memory at the training resolution: uint8 RGB images [count, size, size, 3].
-// Every batch after that is a cheap copy, so data loading never starves the training step (the loader still times it).
+// Every batch after that is a cheap copy, built ahead of the step in a worker thread (batch-prefetch.ts), so data
+// loading never starves the training step (the loop still times how long a step waits for its batch).
 
 export interface ImageDataset {
   name: string;
