@@ -83,7 +83,10 @@ export function readOnnxInfo(bytes: Uint8Array, where = 'model'): OnnxModelInfo 
 }
 
 export interface LiquidFlowModelInfo extends OnnxModelInfo {
+  /** The size the model generates at is config.img_size. */
   config: LiquidFlowConfig;
+  /** The size it was trained at: differs from config.img_size when exported with a resampled position table. */
+  trainedImgSize: number;
   step: number;
   weights: string;
 }
@@ -110,5 +113,11 @@ export function readLiquidFlowInfo(bytes: Uint8Array, where = 'model'): LiquidFl
   } catch (e) {
     throw new ModelFileError((e as Error).message);
   }
-  return { ...info, config, step: Number(info.metadata['liquidflow.step'] ?? 0), weights: info.metadata['liquidflow.weights'] ?? 'unknown' };
+  // Exports older than 'liquidflow.trained_img_size' were always at the trained size.
+  const trainedRaw = info.metadata['liquidflow.trained_img_size'] ?? String(config.img_size);
+  const trainedImgSize = Number(trainedRaw);
+  if (!/^\d+$/.test(trainedRaw) || trainedImgSize < 1) {
+    throw new ModelFileError(`${where}: metadata 'liquidflow.trained_img_size' must be a positive integer, got '${trainedRaw}'`);
+  }
+  return { ...info, config, trainedImgSize, step: Number(info.metadata['liquidflow.step'] ?? 0), weights: info.metadata['liquidflow.weights'] ?? 'unknown' };
 }
