@@ -17,3 +17,4 @@ export * from './sample-grid.js';
 export * from './pos-embed-resize.js';
 export * from './train.js';
 export * from './datasets/index.js';
+export * from './gemm.js';
