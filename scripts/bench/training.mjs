@@ -2,7 +2,7 @@
 // same run, and the time a step spends making its batch (data loading).
 import * as tf from '@tensorflow/tfjs';
 import { resolveConfig } from '@liquidflow/core';
-import { AdamW, freshCheckpoint, installFastWasmMatMul, uninstallFastWasmMatMul, makeBatch, TfModel, trainStep, loadDataset } from '@liquidflow/trainer';
+import { AdamW, freshCheckpoint, installWasmKernels, uninstallWasmKernels, makeBatch, TfModel, trainStep, loadDataset } from '@liquidflow/trainer';
 import { fixed, progress } from './util.mjs';
 
 const BATCH = 16;
@@ -24,18 +24,18 @@ export async function trainingSection(ctx) {
   }
   const rows = [];
   const previous = tf.getBackend();
-  // 'wasm' runs BatchMatMul on our SIMD GEMM (as liquidflow-train does); 'wasm-tfjs-matmul' on TF.js's own kernel.
-  for (const name of ['wasm', 'wasm-tfjs-matmul', 'cpu']) {
+  // 'wasm' runs with our kernel overrides (wasm-kernels.ts), as liquidflow-train does; 'wasm-tfjs-kernels' with TF.js's own.
+  for (const name of ['wasm', 'wasm-tfjs-kernels', 'cpu']) {
     const backend = name === 'cpu' ? 'cpu' : 'wasm';
     await tf.setBackend(backend);
-    if (name === 'wasm') installFastWasmMatMul();
-    if (name === 'wasm-tfjs-matmul') uninstallFastWasmMatMul();
+    if (name === 'wasm') installWasmKernels();
+    if (name === 'wasm-tfjs-kernels') uninstallWasmKernels();
     const ckpt = freshCheckpoint(config, 0);
     const model = new TfModel(config, ckpt.weights);
     const opt = new AdamW(model.variables);
     // The cpu backend takes a minute or more a step and has no compile warm-up: one timed step is enough there.
     const warmup = backend === 'wasm' ? 1 : 0;
-    const steps = name === 'wasm' ? 4 : name === 'wasm-tfjs-matmul' ? 2 : 1;
+    const steps = name === 'wasm' ? 4 : name === 'wasm-tfjs-kernels' ? 2 : 1;
     let dataMs = 0;
     const times = [];
     for (let s = 0; s < steps + warmup; s++) {
@@ -71,7 +71,7 @@ export async function trainingSection(ctx) {
     rows,
     notes: [
       `wasm/cpu speed ratio: ${(rows[0].steps_per_s / rows[2].steps_per_s).toFixed(1)}x`,
-      `SIMD GEMM vs TF.js's wasm BatchMatMul: ${(rows[0].steps_per_s / rows[1].steps_per_s).toFixed(2)}x steps/s`,
+      `our wasm kernels vs TF.js's own: ${(rows[0].steps_per_s / rows[1].steps_per_s).toFixed(2)}x steps/s`,
     ],
   };
 }

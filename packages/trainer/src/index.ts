@@ -7,7 +7,7 @@ export * from './adamw.js';
 export * from './flow-loss.js';
 export * from './init-checkpoint.js';
 export * from './tfjs-velocity.js';
-export * from './wasm-matmul.js';
+export * from './wasm-kernels.js';
 export * from './ema.js';
 export * from './lr-schedule.js';
 export * from './batches.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ARCH_FIELDS, type LiquidFlowConfig, countParams, resolveConfig } from '@liquidflow/core';
 import { describeChoice, selectBackend, type BackendName } from './backend.js';
-import { installFastWasmMatMul } from './wasm-matmul.js';
+import { installWasmKernels } from './wasm-kernels.js';
 import { type Checkpoint, CheckpointError, NonFiniteWeightsError, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { freshCheckpoint } from './init-checkpoint.js';
@@ -174,7 +174,7 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
 
   const choice = await selectBackend(o.backend);
   log(describeChoice(choice));
-  if (choice.name === 'wasm' && installFastWasmMatMul()) log('wasm: BatchMatMul runs on our SIMD GEMM (gemm.wat); TF.js\'s kernel is ~15x slower on backprop\'s transposed products');
+  if (choice.name === 'wasm' && installWasmKernels()) log('wasm: BatchMatMul, GatherV2, Identity and Cast run on LiquidFlow\'s faster kernels (wasm-kernels.ts)');
 
   // Shared pixels: the prefetch worker reads them in place; only this copy is kept.
   const data = withSharedPixels(await loadDataset({

@@ -1,11 +1,12 @@
-// The SIMD GEMM that replaces TF.js's wasm BatchMatMul: the committed binary is gemm.wat compiled, it multiplies any
-// shapes (padding, broadcast batches, transposes) to float32 accuracy, its gradients match the cpu backend, and
-// uninstalling restores TF.js's own kernel.
+// LiquidFlow's kernel overrides for TF.js's wasm backend (wasm-kernels.ts): the SIMD GEMM's committed binary is
+// gemm.wat compiled and it multiplies any shapes (padding, broadcast batches, transposes) to float32 accuracy; gathers,
+// identities and casts give what TF.js's own kernels give; a model's loss and gradients match the stock kernels; nothing
+// leaks; uninstalling restores TF.js's kernels.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { Rng } from '@liquidflow/core';
-import { WasmGemm, installFastWasmMatMul, uninstallFastWasmMatMul } from '@liquidflow/trainer';
+import { Rng, resolveConfig } from '@liquidflow/core';
+import { TfModel, WasmGemm, flowMatchingLoss, freshCheckpoint, installWasmKernels, uninstallWasmKernels } from '@liquidflow/trainer';
 import { GEMM_WASM_BASE64 } from '../src/gemm-binary.js';
 // @ts-expect-error plain .mjs build script without types
 import { compileGemm } from '../../../scripts/build-gemm.mjs';
@@ -86,13 +87,13 @@ describe('WasmGemm', () => {
   });
 });
 
-describe('installFastWasmMatMul', () => {
+describe('installWasmKernels', () => {
   beforeAll(async () => {
     await tf.setBackend('wasm');
-    expect(installFastWasmMatMul()).toBe(true);
+    expect(installWasmKernels()).toBe(true);
   });
   afterAll(() => {
-    uninstallFastWasmMatMul();
+    uninstallWasmKernels();
   });
 
   /** Runs f on the cpu backend and on wasm (our kernel) with the same inputs. */
@@ -152,12 +153,78 @@ describe('installFastWasmMatMul', () => {
     tf.dispose([a, b]);
   });
 
-  it('uninstall restores TF.js\'s own kernel, and install is idempotent', () => {
+  it.each([
+    [[4, 6, 5], 1, [3, 0, 5, 5, 1]], // the zigzag case: a token axis, repeated indices
+    [[4, 6, 5], 0, [2, 2, 0]],
+    [[4, 6, 5], 2, [4, 0]],
+    [[7, 3], -1, [2, 1, 0]],
+  ] as [number[], number, number[]][])('GatherV2 of [%j] on axis %i equals the cpu backend', async (shape, axis, idx) => {
+    const { cpu, wasm } = await both(([x]) => tf.gather(x, tf.tensor1d(idx, 'int32'), axis), [shape]);
+    expect([...wasm[0]]).toEqual([...cpu[0]]);
+  });
+
+  it('GatherV2 with 2-D indices and int32 values, and an out-of-range index is an error', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor2d([[1, 2], [3, 4], [5, 6]], [3, 2], 'int32');
+    const g = tf.gather(x, tf.tensor2d([[2, 0], [1, 1]], [2, 2], 'int32'));
+    expect(g.shape).toEqual([2, 2, 2]);
+    expect([...g.dataSync()]).toEqual([5, 6, 1, 2, 3, 4, 3, 4]);
+    expect(() => tf.gather(x, tf.tensor1d([0, 3], 'int32'))).toThrow(/index value 3 is not in \[0, 2\]/);
+    tf.dispose([x, g]);
+  });
+
+  it('Identity and same-dtype Cast share memory safely: the copy outlives the original; other casts convert', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor1d([1.5, -2.25, 3]);
+    const c = tf.clone(x);
+    const f = tf.cast(x, 'float32');
+    x.dispose();
+    expect([...c.dataSync()]).toEqual([1.5, -2.25, 3]);
+    expect([...f.dataSync()]).toEqual([1.5, -2.25, 3]);
+    const i = tf.cast(c, 'int32');
+    expect(i.dtype).toBe('int32');
+    expect([...i.dataSync()]).toEqual([1, -2, 3]);
+    tf.dispose([c, f, i]);
+  });
+
+  it('a small model\'s loss and gradients equal those with TF.js\'s own kernels, and a step leaks nothing', async () => {
+    await tf.setBackend('wasm');
+    const config = resolveConfig('tiny', { img_size: 16, dim: 32, head_dim: 16, time_freq_dim: 32 });
+    const model = new TfModel(config, freshCheckpoint(config, 3).weights);
+    const [b, s] = [2, config.img_size];
+    const x0 = tf.tensor(normal(b * 3 * s * s), [b, 3, s, s]);
+    const noise = tf.tensor(normal(b * 3 * s * s), [b, 3, s, s]);
+    const t = tf.tensor1d([0.3, 0.8]);
+    const vars = [...model.variables.values()];
+    let first = true;
+    const lossAndGrads = () => {
+      const before = tf.memory().numTensors;
+      const { value, grads } = tf.variableGrads(() => flowMatchingLoss(model, x0, noise, t, { smooth: 1e-3, tv: 1e-3 }).total, vars);
+      const out = [value.dataSync()[0], ...vars.map((v) => grads[v.name].dataSync().slice())] as const;
+      tf.dispose([value, ...Object.values(grads)]);
+      if (!first) expect(tf.memory().numTensors).toBe(before);
+      first = false;
+      return out;
+    };
+    lossAndGrads(); // the first forward creates the model's kept constants (zigzag indices, masks)
+    const [lossOurs, ...gradsOurs] = lossAndGrads();
+    uninstallWasmKernels();
+    const [lossStock, ...gradsStock] = lossAndGrads();
+    installWasmKernels();
+    expect(Math.abs(lossOurs - lossStock) / lossStock).toBeLessThan(1e-5);
+    for (let i = 0; i < gradsOurs.length; i++) expect(maxRelErr(gradsOurs[i], gradsStock[i])).toBeLessThan(1e-3);
+    model.dispose();
+    tf.dispose([x0, noise, t]);
+  });
+
+  it('uninstall restores TF.js\'s own kernels, and install is idempotent', () => {
     const ours = tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc;
-    expect(installFastWasmMatMul()).toBe(false);
-    expect(uninstallFastWasmMatMul()).toBe(true);
+    const ourGather = tf.getKernel('GatherV2', 'wasm')?.kernelFunc;
+    expect(installWasmKernels()).toBe(false);
+    expect(uninstallWasmKernels()).toBe(true);
     expect(tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc).not.toBe(ours);
-    expect(uninstallFastWasmMatMul()).toBe(false);
-    expect(installFastWasmMatMul()).toBe(true);
+    expect(tf.getKernel('GatherV2', 'wasm')?.kernelFunc).not.toBe(ourGather);
+    expect(uninstallWasmKernels()).toBe(false);
+    expect(installWasmKernels()).toBe(true);
   });
 });
