@@ -9,10 +9,12 @@ const out = fileURLToPath(new URL('../packages/trainer/src/gemm-binary.ts', impo
 
 export async function compileGemm() {
   const wabt = await wabtInit();
-  const module = wabt.parseWat('gemm.wat', await readFile(src, 'utf8'), { simd: true });
+  const module = wabt.parseWat('gemm.wat', await readFile(src, 'utf8'), { simd: true, threads: true });
   try {
-    module.validate();
-    return Buffer.from(module.toBinary({}).buffer);
+    const bytes = Buffer.from(module.toBinary({}).buffer);
+    // V8 validates it (wabt.js's validate() ignores the enabled features and rejects shared memory).
+    new WebAssembly.Module(bytes);
+    return bytes;
   } finally {
     module.destroy();
   }

@@ -35,6 +35,7 @@ const FLAGS = {
   sample_count: { type: 'number', default: D.sample_count, help: 'images per sample grid' },
   sample_steps: { type: 'number', default: D.sample_steps, help: 'Euler steps for sample grids' },
   prefetch: { type: 'number', default: D.prefetch, help: 'batches built ahead in a worker thread while a step trains (0: on the main thread)' },
+  threads: { type: 'number', default: D.threads, help: 'wasm backend: threads a large matmul is split across (0: one per core)' },
 } satisfies FlagSpec;
 
 const POSITIVE_INT = ['epochs', 'batch_size', 'log_every', 'sample_every', 'save_every', 'sample_count', 'sample_steps'];
@@ -50,7 +51,7 @@ async function main() {
     const v = (f as unknown as Record<string, number>)[k];
     if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got ${v}`);
   }
-  for (const k of ['seed', 'steps', 'img_size', 'warmup_steps', 'physics_warmup', 'prefetch'] as const) {
+  for (const k of ['seed', 'steps', 'img_size', 'warmup_steps', 'physics_warmup', 'prefetch', 'threads'] as const) {
     const v = f[k];
     if (v !== undefined && (!Number.isInteger(v) || (k !== 'seed' && v < 0))) throw new Error(`--${k} must be ${k === 'seed' ? 'an integer' : 'a non-negative integer'}, got ${v}`);
   }

@@ -5,6 +5,7 @@
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { ARCH_FIELDS, type LiquidFlowConfig, countParams, resolveConfig } from '@liquidflow/core';
 import { describeChoice, selectBackend, type BackendName } from './backend.js';
@@ -54,6 +55,8 @@ export interface TrainOptions {
   sample_steps: number;
   /** Steps ahead whose batches a worker thread builds while a step trains (0: each batch on the main thread). */
   prefetch: number;
+  /** wasm backend: threads a large matmul is split across (0: one per core). */
+  threads: number;
 }
 
 export const TRAIN_DEFAULTS: TrainOptions = {
@@ -79,6 +82,7 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   sample_count: 16,
   sample_steps: 25,
   prefetch: 2,
+  threads: 0,
 };
 
 /** Options a resume takes from the checkpoint unless the command line sets them. */
@@ -174,7 +178,10 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
 
   const choice = await selectBackend(o.backend);
   log(describeChoice(choice));
-  if (choice.name === 'wasm' && installWasmKernels()) log('wasm: BatchMatMul, GatherV2, Identity and Cast run on LiquidFlow\'s faster kernels (wasm-kernels.ts)');
+  if (choice.name === 'wasm') {
+    const threads = o.threads || availableParallelism();
+    if (installWasmKernels({ threads })) log(`wasm: BatchMatMul, GatherV2, Identity and Cast run on LiquidFlow's kernels (wasm-kernels.ts); matmuls on ${threads} thread${threads === 1 ? '' : 's'}`);
+  }
 
   // Shared pixels: the prefetch worker reads them in place; only this copy is kept.
   const data = withSharedPixels(await loadDataset({

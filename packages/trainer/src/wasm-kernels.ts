@@ -4,6 +4,7 @@
 // Cast sharing the input's memory as the cpu backend does, instead of copying (TF.js clones every tensor a gradient
 // saves: ~2,300 copies a step). Tensors are immutable and the backend reference-counts data, so sharing is safe.
 import * as tf from '@tensorflow/tfjs';
+import { WasmGemm } from './gemm.js';
 import { gemmBatchMatMul } from './wasm-matmul.js';
 
 export type WasmKernelArgs = { inputs: Record<string, tf.TensorInfo>; backend: WasmBackend; attrs: Record<string, unknown> };
@@ -56,23 +57,30 @@ function gatherRows(stock: Kernel): Kernel {
   };
 }
 
-const OVERRIDES: Record<string, (stock: Kernel) => Kernel> = {
-  BatchMatMul: () => gemmBatchMatMul(tf.getKernel('Transpose', 'wasm')!.kernelFunc as unknown as Kernel),
+const OVERRIDES: Record<string, (stock: Kernel, gemm: WasmGemm) => Kernel> = {
+  BatchMatMul: (_, gemm) => gemmBatchMatMul(gemm, tf.getKernel('Transpose', 'wasm')!.kernelFunc as unknown as Kernel),
   GatherV2: gatherRows,
   Identity: (stock) => (args) => (args.inputs.x.dtype === 'string' ? stock(args) : share(args.inputs.x, args.backend)),
   Cast: (stock) => (args) => (args.attrs.dtype === args.inputs.x.dtype ? share(args.inputs.x, args.backend) : stock(args)),
 };
 
 const originals = new Map<string, tf.KernelConfig>();
+let installedGemm: WasmGemm | undefined;
+
+export interface WasmKernelOptions {
+  /** Threads a large matmul is split across (this one included); default 1. */
+  threads?: number;
+}
 
 /** Registers the overrides on the wasm backend; false if they already are or the wasm backend is not loaded. */
-export function installWasmKernels(): boolean {
+export function installWasmKernels(options: WasmKernelOptions = {}): boolean {
   if (originals.size > 0) return false;
   if (!tf.getKernel('BatchMatMul', 'wasm') || !tf.getKernel('Transpose', 'wasm')) return false;
+  const gemm = (installedGemm = new WasmGemm(options.threads ?? 1));
   for (const [name, make] of Object.entries(OVERRIDES)) {
     const stock = tf.getKernel(name, 'wasm');
     if (!stock) throw new Error(`tfjs-backend-wasm has no ${name} kernel to override`);
-    const kernelFunc = make(stock.kernelFunc as unknown as Kernel);
+    const kernelFunc = make(stock.kernelFunc as unknown as Kernel, gemm);
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel({ ...stock, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
     originals.set(name, stock);
@@ -88,5 +96,7 @@ export function uninstallWasmKernels(): boolean {
     tf.registerKernel(stock);
   }
   originals.clear();
+  void installedGemm?.dispose(); // its workers are unref'd: nothing waits on this
+  installedGemm = undefined;
   return true;
 }

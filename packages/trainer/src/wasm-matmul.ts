@@ -3,15 +3,14 @@
 // which every backprop matmul uses; the 4x8 SIMD tile reaches ~25 GFLOP/s on one core. Transposed operands are
 // transposed first by the backend's own Transpose kernel. Installed by wasm-kernels.ts.
 import * as tf from '@tensorflow/tfjs';
-import { WasmGemm } from './gemm.js';
+import type { WasmGemm } from './gemm.js';
 import type { WasmKernelArgs } from './wasm-kernels.js';
 
 /** Swaps the last two axes. */
 const lastTwoSwapped = (rank: number) => [...Array(rank).keys()].map((i) => (i < rank - 2 ? i : i === rank - 2 ? rank - 1 : rank - 2));
 
 /** The BatchMatMul kernel function; `transpose` is the backend's Transpose kernel. */
-export function gemmBatchMatMul(transpose: (a: WasmKernelArgs) => tf.TensorInfo) {
-  const gemm = new WasmGemm();
+export function gemmBatchMatMul(gemm: WasmGemm, transpose: (a: WasmKernelArgs) => tf.TensorInfo) {
   return (args: WasmKernelArgs): tf.TensorInfo => {
     const backend = args.backend;
     const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
