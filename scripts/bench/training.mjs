@@ -1,5 +1,6 @@
 // Section 'training': training steps per second for tiny at 32 px, batch 16, on the wasm and cpu TF.js backends in the
 // same run, and the time a step spends making its batch (data loading).
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { resolveConfig } from '@liquidflow/core';
 import { AdamW, freshCheckpoint, installWasmKernels, uninstallWasmKernels, makeBatch, TfModel, trainStep, loadDataset } from '@liquidflow/trainer';
@@ -24,18 +25,25 @@ export async function trainingSection(ctx) {
   }
   const rows = [];
   const previous = tf.getBackend();
-  // 'wasm' runs with our kernel overrides (wasm-kernels.ts), as liquidflow-train does; 'wasm-tfjs-kernels' with TF.js's own.
-  for (const name of ['wasm', 'wasm-tfjs-kernels', 'cpu']) {
-    const backend = name === 'cpu' ? 'cpu' : 'wasm';
+  // 'wasm' runs with our kernel overrides (wasm-kernels.ts), as liquidflow-train does, on 1 and on all cores' threads;
+  // 'wasm-tfjs-kernels' with TF.js's own kernels.
+  const threads = availableParallelism();
+  const runs = [
+    { name: 'wasm', backend: 'wasm', kernels: { threads: 1 } },
+    ...(threads > 1 ? [{ name: `wasm-${threads}-threads`, backend: 'wasm', kernels: { threads } }] : []),
+    { name: 'wasm-tfjs-kernels', backend: 'wasm', kernels: null },
+    { name: 'cpu', backend: 'cpu', kernels: null },
+  ];
+  for (const { name, backend, kernels } of runs) {
     await tf.setBackend(backend);
-    if (name === 'wasm') installWasmKernels();
-    if (name === 'wasm-tfjs-kernels') uninstallWasmKernels();
+    uninstallWasmKernels();
+    if (kernels) installWasmKernels(kernels);
     const ckpt = freshCheckpoint(config, 0);
     const model = new TfModel(config, ckpt.weights);
     const opt = new AdamW(model.variables);
     // The cpu backend takes a minute or more a step and has no compile warm-up: one timed step is enough there.
     const warmup = backend === 'wasm' ? 1 : 0;
-    const steps = name === 'wasm' ? 4 : name === 'wasm-tfjs-kernels' ? 2 : 1;
+    const steps = kernels ? 4 : backend === 'wasm' ? 2 : 1;
     let dataMs = 0;
     const times = [];
     for (let s = 0; s < steps + warmup; s++) {
@@ -58,7 +66,9 @@ export async function trainingSection(ctx) {
     const stepMs = times.reduce((a, b) => a + b, 0) / times.length;
     rows.push({ backend: name, steps_per_s: 1000 / stepMs, step_ms: stepMs, data_ms: dataMs / times.length, data_share: dataMs / times.length / stepMs });
   }
+  uninstallWasmKernels();
   await tf.setBackend(previous);
+  const rate = (name) => rows.find((r) => r.backend === name).steps_per_s;
   return {
     title: `Training, tiny 32px, batch ${BATCH} (${data.name}): steps/s per TF.js backend`,
     columns: [
@@ -70,8 +80,9 @@ export async function trainingSection(ctx) {
     ],
     rows,
     notes: [
-      `wasm/cpu speed ratio: ${(rows[0].steps_per_s / rows[2].steps_per_s).toFixed(1)}x`,
-      `our wasm kernels vs TF.js's own: ${(rows[0].steps_per_s / rows[1].steps_per_s).toFixed(2)}x steps/s`,
+      `wasm/cpu speed ratio: ${(rate('wasm') / rate('cpu')).toFixed(1)}x`,
+      `our wasm kernels vs TF.js's own: ${(rate('wasm') / rate('wasm-tfjs-kernels')).toFixed(2)}x steps/s`,
+      ...(threads > 1 ? [`${threads} threads vs 1: ${(rate(`wasm-${threads}-threads`) / rate('wasm')).toFixed(2)}x steps/s`] : []),
     ],
   };
 }
