@@ -1,10 +1,11 @@
-// Training works on the TF.js wasm backend for every variant's structure: every kernel (forward and gradient) exists,
+// Training works on the TF.js wasm backend for every variant's structure, with LiquidFlow's kernel overrides as
+// liquidflow-train installs them (wasm-kernels.ts, matmuls on 2 threads): every kernel (forward and gradient) exists,
 // losses stay finite and go down when overfitting one fixed batch, and a step leaks no tensors.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { VARIANTS, countParams, dims, resolveConfig, type LiquidFlowConfig } from '@liquidflow/core';
-import { AdamW, DEFAULT_ADAMW, TfModel, freshCheckpoint, trainStep } from '@liquidflow/trainer';
+import { AdamW, DEFAULT_ADAMW, TfModel, freshCheckpoint, installWasmKernels, trainStep, uninstallWasmKernels } from '@liquidflow/trainer';
 
 const STEPS = 20;
 const BATCH = 2;
@@ -43,9 +44,11 @@ beforeAll(async () => {
   expect(await tf.setBackend('wasm')).toBe(true);
   await tf.ready();
   expect(tf.getBackend()).toBe('wasm');
+  expect(installWasmKernels({ threads: 2 })).toBe(true);
 });
 
 afterAll(() => {
+  uninstallWasmKernels();
   console.log(`train-wasm timings:\n  ${timings.join('\n  ')}`);
 });
 
