@@ -35,7 +35,7 @@ const FLAGS = {
   sample_count: { type: 'number', default: D.sample_count, help: 'images per sample grid' },
   sample_steps: { type: 'number', default: D.sample_steps, help: 'Euler steps for sample grids' },
   prefetch: { type: 'number', default: D.prefetch, help: 'batches built ahead in a worker thread while a step trains (0: on the main thread)' },
-  threads: { type: 'number', default: D.threads, help: 'wasm backend: threads a large matmul is split across (0: one per core)' },
+  threads: { type: 'number', default: D.threads, help: 'wasm backend: threads a large matmul is split across (0: one per core; opt-in, less tested than 1)' },
 } satisfies FlagSpec;
 
 const POSITIVE_INT = ['epochs', 'batch_size', 'log_every', 'sample_every', 'save_every', 'sample_count', 'sample_steps'];

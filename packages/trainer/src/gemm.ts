@@ -17,26 +17,43 @@ const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
 /** Below this many multiply-adds a product runs on this thread alone: waking the workers costs more. */
 const MIN_PARALLEL_MACS = 1 << 20;
 
+// Every wait re-checks its condition at least this often. A training run once hung after ~200k jobs with this thread
+// and its worker both asleep in Atomics.wait, each waiting for the other (a notify was lost); with the re-check, a
+// lost notify costs a few milliseconds instead of the run. Idle workers wake this often and go back to sleep.
+const RECHECK_MS = 5;
+
 // Control block shared with the workers (Int32 slots).
 const GENERATION = 0; // bumped for each job; -1 tells the workers to exit
 const PENDING = 1; // workers still running their share
 const JOB = 2; // a, b, c, m, k, n, sa, sb, sc, units, shares
+const FAILED = 13; // a worker's share threw: its message is in the error buffer
+const ERROR_BYTES = 1024;
 
 // Runs in each worker: wait for a job, run this worker's share of the units, count down, repeat.
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { module, memory, control, share } = workerData;
+const { module, memory, control, errorText, share } = workerData;
 const run = new WebAssembly.Instance(module, { env: { memory } }).exports.gemm_units;
 const ctl = new Int32Array(control);
+const fail = (e) => {
+  // Report instead of dying: the main thread is blocked until every worker counts down.
+  if (Atomics.compareExchange(ctl, ${FAILED}, 0, 1) === 0) {
+    new Uint8Array(errorText).set(new TextEncoder().encode(String((e && e.stack) || e)).subarray(0, ${ERROR_BYTES}));
+  }
+};
 let seen = 0;
 for (;;) {
-  Atomics.wait(ctl, ${GENERATION}, seen);
+  while (Atomics.load(ctl, ${GENERATION}) === seen) Atomics.wait(ctl, ${GENERATION}, seen, ${RECHECK_MS});
   seen = Atomics.load(ctl, ${GENERATION});
   if (seen === -1) break;
   const [a, b, c, m, k, n, sa, sb, sc, units, shares] = ctl.subarray(${JOB}, ${JOB + 11});
-  if (share < shares) {
-    const u0 = Math.floor((units * share) / shares), u1 = Math.floor((units * (share + 1)) / shares);
-    if (u1 > u0) run(a, b, c, m, k, n, sa, sb, sc, u0, u1);
+  try {
+    if (share < shares) {
+      const u0 = Math.floor((units * share) / shares), u1 = Math.floor((units * (share + 1)) / shares);
+      if (u1 > u0) run(a, b, c, m, k, n, sa, sb, sc, u0, u1);
+    }
+  } catch (e) {
+    fail(e);
   }
   if (Atomics.sub(ctl, ${PENDING}, 1) === 1) Atomics.notify(ctl, ${PENDING});
 }`;
@@ -46,6 +63,7 @@ export class WasmGemm {
   private readonly memory: WebAssembly.Memory;
   private readonly run: GemmUnits;
   private readonly control = new Int32Array(new SharedArrayBuffer(16 * 4));
+  private readonly errorText = new SharedArrayBuffer(ERROR_BYTES);
   private readonly workers: Worker[] = [];
 
   /** threads: how many threads share a large product (this one included); 1 runs everything here. */
@@ -58,7 +76,7 @@ export class WasmGemm {
     this.memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
     this.run = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports.gemm_units as GemmUnits;
     for (let share = 1; share < threads; share++) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory: this.memory, control: this.control.buffer, share } });
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory: this.memory, control: this.control.buffer, errorText: this.errorText, share } });
       worker.unref(); // idle workers never keep the process alive
       this.workers.push(worker);
     }
@@ -127,8 +145,18 @@ export class WasmGemm {
     Atomics.store(ctl, PENDING, this.workers.length);
     Atomics.add(ctl, GENERATION, 1);
     Atomics.notify(ctl, GENERATION);
-    this.run(a, b, c, m, k, n, sa, sb, sc, 0, Math.floor(units / shares));
-    for (let left = Atomics.load(ctl, PENDING); left !== 0; left = Atomics.load(ctl, PENDING)) Atomics.wait(ctl, PENDING, left);
+    let ownError: unknown;
+    try {
+      this.run(a, b, c, m, k, n, sa, sb, sc, 0, Math.floor(units / shares));
+    } catch (e) {
+      ownError = e; // rethrown once the workers are done with the shared memory
+    }
+    for (let left = Atomics.load(ctl, PENDING); left !== 0; left = Atomics.load(ctl, PENDING)) Atomics.wait(ctl, PENDING, left, RECHECK_MS);
+    if (Atomics.load(ctl, FAILED) !== 0) {
+      const text = new TextDecoder().decode(new Uint8Array(this.errorText).slice()).replace(/\0+$/, '');
+      throw new Error(`WasmGemm: a matmul worker thread failed: ${text}`);
+    }
+    if (ownError !== undefined) throw ownError;
   }
 
   /** Stops the worker threads (a no-op with one thread). */

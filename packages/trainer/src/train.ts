@@ -55,7 +55,7 @@ export interface TrainOptions {
   sample_steps: number;
   /** Steps ahead whose batches a worker thread builds while a step trains (0: each batch on the main thread). */
   prefetch: number;
-  /** wasm backend: threads a large matmul is split across (0: one per core). */
+  /** wasm backend: threads a large matmul is split across (0: one per core). Default 1: see gemm.ts's RECHECK_MS. */
   threads: number;
 }
 
@@ -82,7 +82,7 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   sample_count: 16,
   sample_steps: 25,
   prefetch: 2,
-  threads: 0,
+  threads: 1,
 };
 
 /** Options a resume takes from the checkpoint unless the command line sets them. */
