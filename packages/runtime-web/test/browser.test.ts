@@ -134,6 +134,15 @@ async function pageRgb(page: Page, sampler: 'euler' | 'heun'): Promise<Float32Ar
   return toImages(Float32Array.from(x), RUN.count, CONFIG.in_channels, CONFIG.img_size).map((i) => i.rgb);
 }
 
+/** Starts a 1000-step run in the example app, waits for its first steps, and cancels it from the page. */
+async function cancelLongRun(page: Page): Promise<void> {
+  await page.fill('#steps', '1000');
+  await page.click('#generate');
+  await page.waitForFunction(() => /^step [1-9]/.test(document.getElementById('progress-text')?.textContent ?? ''));
+  await page.click('#cancel');
+  await page.waitForFunction(() => document.body.dataset.state === 'cancelled');
+}
+
 function maxDiff(a: ArrayLike<number>[], b: ArrayLike<number>[]): number {
   expect(a.length).toBe(b.length);
   let m = 0;
@@ -169,12 +178,7 @@ describe('runtime-web in Chromium', () => {
     console.log(`wasm vs node: max RGBA diff ${bytes}, max RGB float diff ${floats.toExponential(2)}`);
     expect(bytes).toBeLessThanOrEqual(BYTE_TOL);
     expect(floats).toBeLessThanOrEqual(FLOAT_TOL);
-    // Cancel a long run on the main thread: the click gets through between model calls.
-    await page.fill('#steps', '1000');
-    await page.click('#generate');
-    await page.waitForFunction(() => /^step [1-9]/.test(document.getElementById('progress-text')?.textContent ?? ''));
-    await page.click('#cancel');
-    await page.waitForFunction(() => document.body.dataset.state === 'cancelled');
+    await cancelLongRun(page); // on the main thread: the click gets through between model calls
     await page.close();
   });
 
@@ -219,12 +223,7 @@ describe('runtime-web in Chromium', () => {
     const bytes = maxDiff(r.rgba, reference.heun.rgba);
     console.log(`worker wasm heun vs node: max RGBA diff ${bytes}`);
     expect(bytes).toBeLessThanOrEqual(BYTE_TOL);
-    // Cancel a long run from the page: the worker stops between model calls.
-    await page.fill('#steps', '1000');
-    await page.click('#generate');
-    await page.waitForFunction(() => /^step [1-9]/.test(document.getElementById('progress-text')?.textContent ?? ''));
-    await page.click('#cancel');
-    await page.waitForFunction(() => document.body.dataset.state === 'cancelled');
+    await cancelLongRun(page); // in the worker: it stops between model calls
     await page.close();
   });
 

@@ -84,8 +84,8 @@ export class TfOps extends Ops<tf.Tensor> {
     }
     // Rank 5+ as a rank-3 slice of [outer, axis, inner] (reshapes are free): the wasm backend slices rank <= 4
     // natively but rank 5+ element by element in JS (~20 ms for the scan's [B, chunks, heads, q, q] tensors).
-    const outer = x.shape.slice(0, ax).reduce((p, d) => p * d, 1);
-    const inner = x.shape.slice(ax + 1).reduce((p, d) => p * d, 1);
+    const outer = sizeOf(x.shape.slice(0, ax));
+    const inner = sizeOf(x.shape.slice(ax + 1));
     const cut = tf.slice(tf.reshape(x, [outer, x.shape[ax], inner]), [0, start, 0], [outer, end - start, inner]);
     const shape = x.shape.slice();
     shape[ax] = end - start;

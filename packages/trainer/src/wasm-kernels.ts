@@ -4,6 +4,7 @@
 // Cast sharing the input's memory as the cpu backend does, instead of copying (TF.js clones every tensor a gradient
 // saves: ~2,300 copies a step). Tensors are immutable and the backend reference-counts data, so sharing is safe.
 import * as tf from '@tensorflow/tfjs';
+import { sizeOf } from '@liquidflow/core';
 import { WasmGemm } from './gemm.js';
 import { gemmBatchMatMul } from './wasm-matmul.js';
 
@@ -31,10 +32,10 @@ function gatherRows(stock: Kernel): Kernel {
     if (batchDims !== 0 || (x.dtype !== 'float32' && x.dtype !== 'int32') || indices.dtype !== 'int32') return stock(args);
     const backend = args.backend;
     const ax = axis < 0 ? axis + x.shape.length : axis;
-    const outer = x.shape.slice(0, ax).reduce((p, d) => p * d, 1);
+    const outer = sizeOf(x.shape.slice(0, ax));
     const dim = x.shape[ax];
-    const inner = x.shape.slice(ax + 1).reduce((p, d) => p * d, 1);
-    const count = indices.shape.reduce((p, d) => p * d, 1);
+    const inner = sizeOf(x.shape.slice(ax + 1));
+    const count = sizeOf(indices.shape);
     const out = backend.makeOutput([...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)], x.dtype);
     // Both dtypes are 4 bytes: copy as int32 words. Views after makeOutput, which may grow the heap.
     const heap = backend.wasm.HEAP32;

@@ -3,6 +3,7 @@
 // which every backprop matmul uses; the 4x8 SIMD tile reaches ~25 GFLOP/s on one core. Transposed operands are
 // transposed first by the backend's own Transpose kernel. Installed by wasm-kernels.ts.
 import * as tf from '@tensorflow/tfjs';
+import { sizeOf } from '@liquidflow/core';
 import type { WasmGemm } from './gemm.js';
 import type { WasmKernelArgs } from './wasm-kernels.js';
 
@@ -24,8 +25,8 @@ export function gemmBatchMatMul(gemm: WasmGemm, transpose: (a: WasmKernelArgs) =
       if (k !== k2) throw new Error(`BatchMatMul: inner sizes differ, [${a.shape}] x [${b.shape}]`);
       const outerA = a.shape.slice(0, -2);
       const outerB = b.shape.slice(0, -2);
-      const batchA = outerA.reduce((p, d) => p * d, 1);
-      const batchB = outerB.reduce((p, d) => p * d, 1);
+      const batchA = sizeOf(outerA);
+      const batchB = sizeOf(outerB);
       const out = backend.makeOutput([...(batchA >= batchB ? outerA : outerB), m, n], 'float32');
       // Views are taken after makeOutput: its allocation may grow the heap and replace HEAPF32.
       const heap = backend.wasm.HEAPF32;

@@ -49,24 +49,31 @@ describe('gemm.wat', () => {
   });
 });
 
-describe('WasmGemm', () => {
-  const gemm = new WasmGemm();
+describe.each([1, 3])('WasmGemm on %i thread(s)', (threads) => {
+  const gemm = new WasmGemm(threads);
+  afterAll(() => gemm.dispose());
   const cases: [number, number, number, number, number][] = [
     // batchA, batchB, m, k, n
     [1, 1, 4, 8, 8], // exact tile
     [1, 1, 1, 1, 1],
     [1, 1, 5, 3, 9], // padding in m and n
-    [1, 1, 64, 160, 677], // the model's in_proj width (not a multiple of 8)
+    [1, 1, 64, 160, 677], // the model's in_proj width (not a multiple of 8); row tiles split across threads
     [3, 3, 7, 5, 13],
-    [6, 1, 16, 8, 64], // b broadcast over the batch
+    [6, 1, 16, 8, 64], // b broadcast over the batch; too small to split across threads
     [1, 4, 9, 16, 10], // a broadcast
+    [40, 40, 64, 64, 64], // batch entries split across threads
+    [5, 1, 30, 70, 90], // thread shares cross batch-entry boundaries
+    [1, 1, 4, 1024, 300], // one row tile: fewer units than threads
   ];
-  it.each(cases)('batch %i x %i, [%i,%i] x [.,%i] matches float64 to float32 accuracy', (batchA, batchB, m, k, n) => {
+  it.each(cases)('batch %i x %i, [%i,%i] x [.,%i] matches float64, and repeated jobs agree', (batchA, batchB, m, k, n) => {
     const a = normal(batchA * m * k);
     const b = normal(batchB * k * n);
     const out = new Float32Array(Math.max(batchA, batchB) * m * n).fill(NaN);
     gemm.batchMatMul(a, b, batchA, batchB, m, k, n, out);
     expect(maxRelErr(out, reference(a, b, batchA, batchB, m, k, n))).toBeLessThan(1e-5);
+    const again = new Float32Array(out.length);
+    for (let i = 0; i < 2; i++) gemm.batchMatMul(a, b, batchA, batchB, m, k, n, again);
+    expect(again).toEqual(out); // each unit is computed by exactly one thread, the same way every time
   });
 
   it('grows its memory for large operands and stays correct after', () => {
@@ -87,31 +94,9 @@ describe('WasmGemm', () => {
   });
 });
 
-describe('WasmGemm on 3 threads', () => {
-  const gemm = new WasmGemm(3);
-  afterAll(() => gemm.dispose());
-  const cases: [number, number, number, number, number][] = [
-    [1, 1, 64, 160, 677], // row tiles split across threads
-    [40, 40, 64, 64, 64], // batch entries split across threads
-    [5, 1, 30, 70, 90], // shares cross batch-entry boundaries; b broadcast
-    [1, 1, 4, 1024, 300], // one row tile: fewer units than threads
-    [6, 1, 16, 8, 64], // too small to split: runs on this thread
-  ];
-  it.each(cases)('batch %i x %i, [%i,%i] x [.,%i] matches float64, and repeated jobs agree', (batchA, batchB, m, k, n) => {
-    const a = normal(batchA * m * k);
-    const b = normal(batchB * k * n);
-    const out = new Float32Array(Math.max(batchA, batchB) * m * n).fill(NaN);
-    gemm.batchMatMul(a, b, batchA, batchB, m, k, n, out);
-    expect(maxRelErr(out, reference(a, b, batchA, batchB, m, k, n))).toBeLessThan(1e-5);
-    const again = new Float32Array(out.length);
-    for (let i = 0; i < 3; i++) gemm.batchMatMul(a, b, batchA, batchB, m, k, n, again);
-    expect(again).toEqual(out); // each unit is computed by exactly one thread, the same way every time
-  });
-
-  it('refuses a thread count that is not a positive integer', () => {
-    expect(() => new WasmGemm(0)).toThrow(/threads must be a positive integer/);
-    expect(() => new WasmGemm(1.5)).toThrow(/threads must be a positive integer/);
-  });
+it('WasmGemm refuses a thread count that is not a positive integer', () => {
+  expect(() => new WasmGemm(0)).toThrow(/threads must be a positive integer/);
+  expect(() => new WasmGemm(1.5)).toThrow(/threads must be a positive integer/);
 });
 
 describe('installWasmKernels', () => {
