@@ -35,7 +35,12 @@ export class ProgressBar {
 
 export function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
-  if (s < 60) return `${s.toFixed(0)}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, '0')}m`;
+  // Round to the smallest unit shown before splitting, so 59.6 s reads "1m00s", never "60s" or "4h60m".
+  if (s < 59.5) return `${Math.round(s)}s`;
+  if (s < 3570) {
+    const secs = Math.round(s);
+    return `${Math.floor(secs / 60)}m${String(secs % 60).padStart(2, '0')}s`;
+  }
+  const mins = Math.round(s / 60);
+  return `${Math.floor(mins / 60)}h${String(mins % 60).padStart(2, '0')}m`;
 }
