@@ -56,7 +56,17 @@ async function main() {
     if (v !== undefined && (!Number.isInteger(v) || (k !== 'seed' && v < 0))) throw new Error(`--${k} must be ${k === 'seed' ? 'an integer' : 'a non-negative integer'}, got ${v}`);
   }
   const explicit = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0].replace(/-/g, '_')));
-  await train(f, explicit);
+  // Ctrl-C (or SIGTERM) finishes the step under way and writes a checkpoint; a second one quits at once, which is
+  // safe too (checkpoints are atomic) but loses the steps since the last save.
+  const stop = new AbortController();
+  const onSignal = (name: string) => {
+    if (stop.signal.aborted) process.exit(130);
+    console.error(`\n${name}: stopping after this step and writing a checkpoint (${name} again quits now)`);
+    stop.abort();
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  await train(f, explicit, undefined, stop.signal);
 }
 
 main().then(

@@ -97,6 +97,8 @@ export interface TrainResult {
   step: number;
   lastLoss: number;
   seconds: number;
+  /** The run was stopped by the signal before --steps (its step is checkpointed). */
+  stopped: boolean;
 }
 
 interface MetricRow {
@@ -129,9 +131,12 @@ async function readMetrics(path: string, upTo: number): Promise<MetricRow[]> {
 
 /**
  * `explicit` lists the options the user set on the command line: on resume, those override the checkpoint's saved
- * options; architecture flags that disagree with the checkpoint are refused.
+ * options; architecture flags that disagree with the checkpoint are refused. When `signal` aborts (the CLI's Ctrl-C),
+ * the step under way finishes, a checkpoint is written, and the run returns with `stopped` set: nothing is lost.
  */
-export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = new Set(), log = (m: string) => console.error(m)): Promise<TrainResult> {
+export async function train(
+  opts: TrainOptions, explicit: ReadonlySet<string> = new Set(), log = (m: string) => console.error(m), signal?: AbortSignal,
+): Promise<TrainResult> {
   const t0 = Date.now();
   let o = { ...opts };
   let ckpt: Checkpoint;
@@ -142,7 +147,7 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
     config = resolveConfig(o.model_size, o.img_size === undefined ? {} : { img_size: o.img_size });
     await saveCheckpoint(o.out, freshCheckpoint(config, o.seed));
     log(`wrote ${o.out}: ${config.variant}, ${config.img_size}px, ${countParams(config).toLocaleString('en-US')} params, step 0, seed ${o.seed}`);
-    return { dir: o.out, step: 0, lastLoss: NaN, seconds: (Date.now() - t0) / 1000 };
+    return { dir: o.out, step: 0, lastLoss: NaN, seconds: (Date.now() - t0) / 1000, stopped: false };
   }
   if (o.resume) {
     ckpt = await loadCheckpoint(o.resume);
@@ -237,7 +242,7 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
   let last = { total: NaN, flow: NaN, smooth: NaN, tv: NaN };
   const batches = openBatchSource(data, { seed: o.seed, batchSize: o.batch_size, flip: o.flip, depth: o.prefetch });
   try {
-    while (step < total) {
+    while (step < total && !signal?.aborted) {
       // data_ms: how long the step waited for its batch (near 0 when prefetching keeps up).
       const td = performance.now();
       const batch = await batches.take(step);
@@ -274,6 +279,7 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
       }
       if (step % o.save_every === 0 || step === total) await save();
     }
+    if (step > lastSaved) await save(); // stopped by the signal between checkpoints
   } catch (e) {
     bar.done();
     if (e instanceof NonFiniteLossError || e instanceof NonFiniteWeightsError) {
@@ -289,6 +295,11 @@ export async function train(opts: TrainOptions, explicit: ReadonlySet<string> = 
   }
   bar.done();
   const seconds = (Date.now() - t0) / 1000;
-  log(`done: ${o.out} at step ${step} in ${formatSeconds(seconds)}`);
-  return { dir: o.out, step, lastLoss: last.total, seconds };
+  const stopped = step < total;
+  if (stopped) {
+    log(`stopped at step ${step} of ${total} (${step > ckpt.step ? 'checkpoint written' : 'no step taken'}); continue with: liquidflow-train --resume ${o.out}`);
+  } else {
+    log(`done: ${o.out} at step ${step} in ${formatSeconds(seconds)}`);
+  }
+  return { dir: o.out, step, lastLoss: last.total, seconds, stopped };
 }

@@ -2,7 +2,8 @@
 //  - `--steps 6` then `--resume DIR --steps 12` ends bit-identical (weights, EMA, AdamW moments and step, metrics) to
 //    one uninterrupted `--steps 12` run;
 //  - the CLI killed with SIGKILL at random moments of a run that saves every step always leaves a checkpoint that
-//    loads, and `--resume` finishes the run, again bit-identical to the uninterrupted one.
+//    loads, and `--resume` finishes the run, again bit-identical to the uninterrupted one;
+//  - Ctrl-C (SIGINT) between checkpoints writes one at the step reached, and the resumed run is again the same.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -180,5 +181,37 @@ describe('SIGKILL at random moments', () => {
       expectSameState(ck, reference, `killed and resumed (${log()}) vs uninterrupted`);
       expect(rows.map((x) => x.loss)).toEqual(referenceRows.map((x) => x.loss));
     }
+  });
+});
+
+describe('Ctrl-C (SIGINT) between checkpoints', () => {
+  it('finishes the step, checkpoints it, exits 0; --resume then ends the same as the uninterrupted run', async () => {
+    const dir = join(root, 'interrupted');
+    // --save_every 100: no checkpoint would be written before step 12 on its own.
+    const child = spawn(process.execPath, [CLI, ...smallRunFlags(dir, data, ['--steps', String(TOTAL), '--save_every', '100', '--sample_every', '100'])],
+      { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const deadline = Date.now() + 60_000;
+    const reached = async () => Math.max(0, ...(await metricRows(dir)).map((r) => r.step));
+    while ((await reached()) < 4 && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGINT');
+    const { code, signal } = await exited;
+    expect({ code, signal }, stderr.slice(-2000)).toEqual({ code: 0, signal: null });
+    const stoppedAt = Number(/stopped at step (\d+) of 12 \(checkpoint written\); continue with: liquidflow-train --resume /.exec(stderr)?.[1]);
+    expect(stoppedAt, stderr.slice(-2000)).toBeGreaterThanOrEqual(4);
+    expect(stoppedAt).toBeLessThan(TOTAL);
+    const ck = await loadCheckpoint(dir);
+    expect(ck.step).toBe(stoppedAt); // every step taken is kept
+    expect(await reached()).toBe(stoppedAt);
+    expect((await readdir(dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+
+    const fin = spawnSync(process.execPath, [CLI, '--resume', dir, '--backend', 'wasm'], { cwd: repo, encoding: 'utf8', timeout: 240_000 });
+    expect(fin.status, fin.stderr.slice(-3000)).toBe(0);
+    expect(fin.stderr).toContain(`resuming ${dir} at step ${stoppedAt}`);
+    const end = await loadCheckpoint(dir);
+    expect(end.step).toBe(TOTAL);
+    if (reference) expectSameState(end, reference, `stopped at ${stoppedAt} by SIGINT and resumed vs uninterrupted`);
   });
 });
