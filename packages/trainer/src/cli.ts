@@ -17,6 +17,7 @@ const FLAGS = {
   steps: { type: 'number', default: undefined, help: "the run's total optimizer steps; 0 writes an initialized checkpoint" },
   lr: { type: 'number', default: D.lr, help: 'peak AdamW learning rate (after warm-up)' },
   warmup_steps: { type: 'number', default: D.warmup_steps, help: 'linear learning-rate warm-up' },
+  lr_decay_steps: { type: 'number', default: D.lr_decay_steps, help: 'linear learning-rate decay to 0 over the last N of --steps (0 = constant to the end)' },
   weight_decay: { type: 'number', default: D.weight_decay, help: 'AdamW decoupled weight decay (matrices only)' },
   grad_clip: { type: 'number', default: D.grad_clip, help: 'clip the global gradient norm (0 = off)' },
   ema_decay: { type: 'number', default: D.ema_decay, help: 'EMA of the weights (sampled and exported by default)' },
@@ -51,7 +52,7 @@ async function main() {
     const v = (f as unknown as Record<string, number>)[k];
     if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got ${v}`);
   }
-  for (const k of ['seed', 'steps', 'img_size', 'warmup_steps', 'physics_warmup', 'prefetch', 'threads'] as const) {
+  for (const k of ['seed', 'steps', 'img_size', 'warmup_steps', 'lr_decay_steps', 'physics_warmup', 'prefetch', 'threads'] as const) {
     const v = f[k];
     if (v !== undefined && (!Number.isInteger(v) || (k !== 'seed' && v < 0))) throw new Error(`--${k} must be ${k === 'seed' ? 'an integer' : 'a non-negative integer'}, got ${v}`);
   }

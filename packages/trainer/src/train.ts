@@ -36,6 +36,8 @@ export interface TrainOptions {
   steps?: number;
   lr: number;
   warmup_steps: number;
+  /** Linear learning-rate decay to 0 over the last this many of the run's steps (0: constant to the end). */
+  lr_decay_steps: number;
   weight_decay: number;
   grad_clip: number;
   ema_decay: number;
@@ -66,6 +68,7 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   batch_size: 64,
   lr: 2e-4,
   warmup_steps: 200,
+  lr_decay_steps: 0,
   weight_decay: 0.01,
   grad_clip: 1,
   ema_decay: 0.9995,
@@ -87,7 +90,7 @@ export const TRAIN_DEFAULTS: TrainOptions = {
 
 /** Options a resume takes from the checkpoint unless the command line sets them. */
 const RUN_FIELDS: (keyof TrainOptions)[] = [
-  'dataset', 'data_dir', 'epochs', 'batch_size', 'lr', 'warmup_steps', 'weight_decay', 'grad_clip', 'ema_decay',
+  'dataset', 'data_dir', 'epochs', 'batch_size', 'lr', 'warmup_steps', 'lr_decay_steps', 'weight_decay', 'grad_clip', 'ema_decay',
   'lambda_smooth', 'lambda_tv', 'physics_warmup', 'flip', 'seed', 'log_every', 'sample_every', 'save_every',
   'sample_count', 'sample_steps', 'steps',
 ];
@@ -197,7 +200,15 @@ export async function train(
   const stepsPerEpoch = Math.ceil(data.count / o.batch_size);
   const total = o.steps ?? o.epochs * stepsPerEpoch;
   log(`${config.variant} ${config.img_size}px, ${countParams(config).toLocaleString('en-US')} params; ${data.name}: ${data.count} images from ${data.source}; ` +
-    `batch ${o.batch_size}, ${total} steps (${(total / stepsPerEpoch).toFixed(2)} epochs), lr ${o.lr}, ema ${o.ema_decay}`);
+    `batch ${o.batch_size}, ${total} steps (${(total / stepsPerEpoch).toFixed(2)} epochs), lr ${o.lr}` +
+    `${o.lr_decay_steps > 0 ? ` decaying to 0 from step ${Math.max(0, total - o.lr_decay_steps)}` : ''}, ema ${o.ema_decay}`);
+  if (o.resume) {
+    // The decay is tied to the run's end: moving the end once it has begun makes a schedule no single run has.
+    const before = ckpt.train as Partial<TrainOptions> | undefined;
+    const lrThen = learningRate(ckpt.step - 1, before?.warmup_steps ?? 0, before?.lr ?? o.lr, before?.lr_decay_steps ?? 0, before?.steps ?? Infinity);
+    const lrNow = learningRate(ckpt.step - 1, o.warmup_steps, o.lr, o.lr_decay_steps, total);
+    if (ckpt.step > 0 && lrThen !== lrNow) log(`note: the learning rate at step ${ckpt.step} was ${lrThen.toPrecision(3)}; with these flags it is ${lrNow.toPrecision(3)} (a schedule no single run has)`);
+  }
 
   await mkdir(join(o.out, 'samples'), { recursive: true });
   const metricsPath = join(o.out, 'metrics.jsonl');
@@ -247,7 +258,7 @@ export async function train(
       const td = performance.now();
       const batch = await batches.take(step);
       dataMs += performance.now() - td;
-      const lr = learningRate(step, o.warmup_steps, o.lr);
+      const lr = learningRate(step, o.warmup_steps, o.lr, o.lr_decay_steps, total);
       const w = physicsWarmup(step, o.physics_warmup);
       const x0 = tf.tensor(batch.x0, [o.batch_size, 3, config.img_size, config.img_size]);
       const noise = tf.tensor(batch.noise, x0.shape);

@@ -43,13 +43,14 @@ const metricRows = async (dir: string) =>
 describe('a training run', () => {
   it('writes metrics every log_every steps, sample grids every sample_every steps, loss.png and a final checkpoint', async () => {
     const c = collectLog();
-    const opts = smallRun(runA, data, { steps: 5, log_every: 2, sample_every: 2, save_every: 2, physics_warmup: 3 });
+    const opts = smallRun(runA, data, { steps: 5, log_every: 2, sample_every: 2, save_every: 2, physics_warmup: 3, lr_decay_steps: 2 });
     const r = await timed('5 steps (log/sample/save every 2)', () => train(opts, new Set(), c.log));
     expect(r.step).toBe(5);
     expect(r.dir).toBe(runA);
     expect(Number.isFinite(r.lastLoss)).toBe(true);
     expect(c.lines.join('\n')).toMatch(/TensorFlow\.js backend: wasm/);
     expect(c.lines.join('\n')).toContain('64 images');
+    expect(c.lines.join('\n')).toContain('lr 0.001 decaying to 0 from step 3');
     expect(c.lines.at(-1)).toContain(`done: ${runA} at step 5`);
 
     // metrics.jsonl: a row at every log_every-th step and at the end.
@@ -71,8 +72,10 @@ describe('a training run', () => {
       const w = Math.min(1, (row.step - 1) / 3);
       const expected = row.flow + 1e-3 * w * row.smooth + 1e-3 * w * row.tv;
       expect(Math.abs(row.loss - expected) / expected).toBeLessThan(1e-5);
-      expect(row.lr).toBeCloseTo(learningRate(row.step - 1, 2, 1e-3), 12);
+      expect(row.lr).toBeCloseTo(learningRate(row.step - 1, 2, 1e-3, 2, 5), 12);
     }
+    // Warm-up over steps 0-1, peak, then the decay over the last 2 of 5 steps: step index 4 (row 5) at half the peak.
+    expect(rows.map((x) => x.lr)).toEqual([1e-3, 1e-3, 5e-4]);
 
     // Sample grids: 4 images of 16 px in a 2x2 grid with 2 px padding.
     const samples = (await readdir(join(runA, 'samples'))).sort();

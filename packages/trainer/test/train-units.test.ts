@@ -15,7 +15,7 @@ import {
 import { idxImages, syntheticImages } from './helpers';
 import { formatSeconds } from '../src/progress-bar.js';
 
-describe('learningRate: linear warm-up, then constant', () => {
+describe('learningRate: linear warm-up, constant, optional linear decay at the end', () => {
   it('ramps from peak/warmup at step 0 to peak at step warmup-1, then stays at peak', () => {
     expect(learningRate(0, 10, 1e-3)).toBeCloseTo(1e-4, 12);
     expect(learningRate(4, 10, 1e-3)).toBeCloseTo(5e-4, 12);
@@ -27,6 +27,19 @@ describe('learningRate: linear warm-up, then constant', () => {
   it('no warm-up means the peak from step 0', () => {
     expect(learningRate(0, 0, 2e-4)).toBe(2e-4);
     expect(learningRate(7, 0, 2e-4)).toBe(2e-4);
+  });
+
+  it('--lr_decay_steps: linear to 0 over the last steps of the run, the same before it whatever the run length', () => {
+    // total 100, decay 20: steps 0-79 as without decay; step 80 at the peak, then 19/20 ... 1/20 at step 99.
+    for (const s of [0, 5, 10, 50, 79]) expect(learningRate(s, 10, 1e-3, 20, 100)).toBe(learningRate(s, 10, 1e-3));
+    expect(learningRate(80, 10, 1e-3, 20, 100)).toBe(1e-3);
+    expect(learningRate(90, 10, 1e-3, 20, 100)).toBeCloseTo(5e-4, 12);
+    expect(learningRate(99, 10, 1e-3, 20, 100)).toBeCloseTo(5e-5, 12);
+    for (let s = 81; s < 100; s++) expect(learningRate(s, 10, 1)).toBeGreaterThan(learningRate(s, 10, 1, 20, 100));
+    for (let s = 81; s < 100; s++) expect(learningRate(s, 10, 1, 20, 100)).toBeLessThan(learningRate(s - 1, 10, 1, 20, 100));
+    // A decay longer than the run overlaps the warm-up: the smaller factor wins.
+    expect(learningRate(0, 10, 1, 100, 50)).toBeCloseTo(0.1, 12);
+    expect(learningRate(40, 10, 1, 100, 50)).toBeCloseTo(0.1, 12);
   });
 });
 
