@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ProgressBar } from '@liquidflow/core';
 import { LiquidFlow, encodePng, imageGrid } from '@liquidflow/runtime-node';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -15,11 +16,12 @@ async function main() {
   const c = lf.config;
   console.log(`${relative(root, MODEL)}: ${c.variant} ${c.img_size}px on ${lf.device} (${lf.deviceReason})`);
   const t0 = Date.now();
+  let bar;
   const images = await lf.generate({
     count: 16, steps: 25, sampler: 'heun', seed: 0,
-    onProgress: ({ step, total }) => process.stderr.write(`\rsampling ${step}/${total} Heun steps`),
+    onProgress: ({ step, total }) => (bar ??= new ProgressBar(total, { plainEveryMs: 2000 })).update(step, 'Heun sampling'),
   });
-  process.stderr.write('\n');
+  bar?.done();
   await lf.dispose();
   const grid = imageGrid(images);
   mkdirSync(join(root, 'out', 'demo'), { recursive: true });

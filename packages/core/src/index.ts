@@ -15,3 +15,4 @@ export * from './flow.js';
 export * from './sampler.js';
 export * from './png.js';
 export * from './onnx-metadata.js';
+export * from './progress-bar.js';

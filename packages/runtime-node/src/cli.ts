@@ -2,7 +2,7 @@
 // liquidflow-generate MODEL.onnx [--count 16] [--steps 25] [--sampler euler|heun] [--seed 0] [--out grid.png | --out-dir DIR]
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodePng, imageGrid, SAMPLERS, type SamplerName } from '@liquidflow/core';
+import { encodePng, imageGrid, ProgressBar, SAMPLERS, type SamplerName } from '@liquidflow/core';
 import { LiquidFlow } from './liquidflow.js';
 import { NODE_DEVICES } from './devices.js';
 import type { NodeDevice } from './protocol.js';
@@ -54,28 +54,18 @@ function parse(argv: string[]) {
   return o;
 }
 
-function bar(step: number, total: number, elapsedMs: number): string {
-  const width = 30;
-  const done = Math.round((step / total) * width);
-  const eta = step > 0 ? ((elapsedMs / step) * (total - step)) / 1000 : 0;
-  return `\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${step}/${total} steps  ${(elapsedMs / 1000).toFixed(1)}s  eta ${eta.toFixed(1)}s`;
-}
-
 async function main() {
   const o = parse(process.argv.slice(2));
   const lf = await LiquidFlow.load(o.model, { device: o.device, threads: o.threads || undefined });
   const c = lf.config;
   process.stderr.write(`${o.model}: ${c.variant} ${c.img_size}px on ${lf.device} (${lf.deviceReason}); ${o.count} images, ${o.steps} ${o.sampler} steps, seed ${o.seed}\n`);
-  const tty = process.stderr.isTTY;
   const t0 = Date.now();
+  let bar: ProgressBar | undefined;
   const images = await lf.generate({
     count: o.count, steps: o.steps, sampler: o.sampler, seed: o.seed,
-    onProgress: (p) => {
-      if (tty) process.stderr.write(bar(p.step, p.total, p.elapsed));
-      else if (p.step === p.total || p.step % Math.max(1, Math.floor(p.total / 5)) === 0) process.stderr.write(`step ${p.step}/${p.total} ${(p.elapsed / 1000).toFixed(1)}s\n`);
-    },
+    onProgress: (p) => (bar ??= new ProgressBar(p.total, { plainEveryMs: 2000 })).update(p.step, `${o.sampler} sampling`, p.step / Math.max(1e-9, p.elapsed / 1000)),
   });
-  if (tty) process.stderr.write('\n');
+  bar?.done();
   await lf.dispose();
   const grid = imageGrid(images);
   await writeFile(o.out, encodePng(grid.width, grid.height, grid.data));

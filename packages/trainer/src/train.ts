@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { ARCH_FIELDS, type LiquidFlowConfig, countParams, resolveConfig } from '@liquidflow/core';
+import { ARCH_FIELDS, type LiquidFlowConfig, ProgressBar, countParams, formatSeconds, resolveConfig } from '@liquidflow/core';
 import { describeChoice, selectBackend, type BackendName } from './backend.js';
 import { installWasmKernels } from './wasm-kernels.js';
 import { type Checkpoint, CheckpointError, NonFiniteWeightsError, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -20,7 +20,6 @@ import { emaDecayAt, updateEma } from './ema.js';
 import { learningRate, physicsWarmup } from './lr-schedule.js';
 import { openBatchSource, withSharedPixels } from './batch-prefetch.js';
 import { loadDataset } from './datasets/index.js';
-import { ProgressBar, formatSeconds } from './progress-bar.js';
 import { sampleGridPng } from './sample-grid.js';
 import { lossCurvePng, type CurveSeries } from './loss-curve.js';
 import { weightsForImageSize } from './pos-embed-resize.js';
@@ -192,11 +191,18 @@ export async function train(
   }
 
   // Shared pixels: the prefetch worker reads them in place; only this copy is kept.
+  let loading: { what: string; bar: ProgressBar } | undefined;
   const data = withSharedPixels(await loadDataset({
     name: o.dataset, size: config.img_size, dataDir: o.data_dir,
-    onProgress: (done, total, what) => process.stderr.write(`\rloading ${o.dataset}: ${done}/${total} ${what}`),
+    onProgress: (done, total, what) => {
+      if (loading?.what !== what) {
+        loading?.bar.done();
+        loading = { what, bar: new ProgressBar(total, { unit: what.split(' ')[0] }) };
+      }
+      loading.bar.update(done, `${what.endsWith('downloaded') ? 'downloading' : 'loading'} ${o.dataset}`);
+    },
   }));
-  process.stderr.write('\n');
+  loading?.bar.done();
   const stepsPerEpoch = Math.ceil(data.count / o.batch_size);
   const total = o.steps ?? o.epochs * stepsPerEpoch;
   log(`${config.variant} ${config.img_size}px, ${countParams(config).toLocaleString('en-US')} params; ${data.name}: ${data.count} images from ${data.source}; ` +

@@ -1,6 +1,6 @@
 // The training loop's pure parts: learning-rate and physics warm-ups, the EMA decay schedule, deterministic batches
 // (a function of (seed, step) alone), the position-table resampling of weak-to-strong init, the fixture's IDX format,
-// NonFiniteLossError from trainStep, and the progress bar's time format.
+// and NonFiniteLossError from trainStep.
 import { describe, expect, it } from 'vitest';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -13,7 +13,6 @@ import {
   parseIdxImages, physicsWarmup, resizePosEmbed, trainStep, weightsForImageSize, type ImageDataset,
 } from '@liquidflow/trainer';
 import { idxImages, syntheticImages } from './helpers';
-import { formatSeconds } from '../src/progress-bar.js';
 
 describe('learningRate: linear warm-up, constant, optional linear decay at the end', () => {
   it('ramps from peak/warmup at step 0 to peak at step warmup-1, then stays at peak', () => {
@@ -322,17 +321,5 @@ describe('trainStep and a non-finite loss', () => {
     tf.dispose([x0, noise, t]);
     model.dispose();
     opt.dispose();
-  });
-});
-
-describe('formatSeconds: the progress bar ETA', () => {
-  it('rounds to the unit it shows before splitting, so no field reads 60', () => {
-    expect(formatSeconds(12.4)).toBe('12s');
-    expect(formatSeconds(59.6)).toBe('1m00s');
-    expect(formatSeconds(119.7)).toBe('2m00s');
-    expect(formatSeconds(3599)).toBe('1h00m');
-    expect(formatSeconds(4 * 3600 + 59 * 60 + 50)).toBe('5h00m');
-    expect(formatSeconds(4 * 3600 + 52 * 60)).toBe('4h52m');
-    expect(formatSeconds(Infinity)).toBe('?');
   });
 });
