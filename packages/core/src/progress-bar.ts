@@ -34,10 +34,15 @@ export class ProgressBar {
     this.plainEveryMs = options.plainEveryMs ?? 5000;
   }
 
-  /** `rate` in units per second; by default the average since the bar was made. */
-  update(done: number, fields = '', rate = done / Math.max(1e-9, (Date.now() - this.start) / 1000)): void {
-    const eta = rate > 0 ? (this.total - done) / rate : 0;
-    const text = `${done}/${this.total} ${fields ? `${fields} ` : ''}${rate.toFixed(rate >= 100 ? 0 : 2)} ${this.unit}/s eta ${formatSeconds(eta)}`;
+  /**
+   * `rate` in units per second; by default the average since the bar was made, once a quarter second has passed
+   * (before that a rate means nothing, and the line leaves rate and ETA out).
+   */
+  update(done: number, fields = '', rate?: number): void {
+    const seconds = (Date.now() - this.start) / 1000;
+    const r = rate ?? (seconds >= 0.25 ? done / seconds : NaN);
+    const timing = r > 0 && Number.isFinite(r) ? ` ${r.toFixed(r >= 100 ? 0 : 2)} ${this.unit}/s eta ${formatSeconds((this.total - done) / r)}` : '';
+    const text = `${done}/${this.total}${fields ? ` ${fields}` : ''}${timing}`;
     if (this.tty) {
       const width = 24;
       const filled = Math.round((Math.min(done, this.total) / this.total) * width);

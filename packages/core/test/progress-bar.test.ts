@@ -30,14 +30,16 @@ describe('ProgressBar', () => {
     expect(out.writes).toEqual(['1/1000 loading 250 images/s eta 4s\n', '1000/1000 loading 250 images/s eta 0s\n']);
   });
 
-  it('without a rate, uses the average since it was made', async () => {
+  it('without a rate, uses the average since it was made, and none in its first quarter second', async () => {
     const out = stream(false);
     const bar = new ProgressBar(10, { out, plainEveryMs: 0 });
-    await new Promise((r) => setTimeout(r, 200));
+    bar.update(1, 'loading');
+    expect(out.writes[0]).toBe('1/10 loading\n'); // not "1000000 steps/s"
+    await new Promise((r) => setTimeout(r, 300));
     bar.update(2);
-    const rate = Number(/^2\/10 ([\d.]+) steps\/s eta/.exec(out.writes[0])?.[1]);
+    const rate = Number(/^2\/10 ([\d.]+) steps\/s eta \d+s\n$/.exec(out.writes[1])?.[1]);
     expect(rate).toBeGreaterThan(2);
-    expect(rate).toBeLessThan(10.5); // 2 steps in >= 0.2 s
+    expect(rate).toBeLessThan(6.7); // 2 steps in >= 0.3 s
   });
 });
 
