@@ -1,4 +1,6 @@
 // The loss curve as a PNG (log-scale y, one line per loss term), drawn into an RGBA buffer with no plotting library.
+// Per-step losses are noisy (each is one batch at random t), so each term is drawn twice: its logged values as a pale
+// line, and over them a moving average, thick, in full color, which is the trend people read.
 import { encodePng } from '@liquidflow/core';
 import { drawText } from './pixel-font.js';
 
@@ -7,6 +9,20 @@ export interface CurveSeries {
   color: [number, number, number];
   points: { step: number; value: number }[];
 }
+
+/** Centered moving average over `window` points (fewer at the ends). */
+export function movingAverage(points: { step: number; value: number }[], window: number): { step: number; value: number }[] {
+  const half = Math.floor(window / 2);
+  return points.map((p, i) => {
+    const from = Math.max(0, i - half);
+    const to = Math.min(points.length, i + half + 1);
+    let sum = 0;
+    for (let j = from; j < to; j++) sum += points[j].value;
+    return { step: p.step, value: sum / (to - from) };
+  });
+}
+
+const pale = ([r, g, b]: [number, number, number]): [number, number, number] => [r, g, b].map((v) => Math.round(v + (255 - v) * 0.7)) as [number, number, number];
 
 const W = 640;
 const H = 360;
@@ -40,16 +56,29 @@ export function lossCurvePng(series: CurveSeries[]): Uint8Array {
       line(M.left, sy(10 ** d), W - M.right, sy(10 ** d), grey); // decade grid
       drawText(`1e${d}`, 6, sy(10 ** d) - 5, 2, (x, y) => dot(x, y, black));
     }
-    for (let i = 0; i <= 4; i++) {
-      const step = Math.round((maxStep * i) / 4);
+    // Round step ticks (1, 2 or 5 x 10^k apart, about four of them), labels centered on them.
+    const rough = maxStep / 4;
+    const decade = 10 ** Math.floor(Math.log10(Math.max(1, rough)));
+    const every = [1, 2, 5, 10].map((m) => m * decade).find((d) => d >= rough) ?? 10 * decade;
+    for (let step = 0; step <= maxStep; step += every) {
       const label = String(step);
-      drawText(label, sx(step) - (i === 4 ? label.length * 8 : i === 0 ? 0 : label.length * 4), H - M.bottom + 8, 2, (x, y) => dot(x, y, black));
+      const x = Math.min(W - label.length * 8, Math.max(M.left - label.length * 4, sx(step) - label.length * 4));
+      line(sx(step), H - M.bottom, sx(step), H - M.bottom + 4, black);
+      drawText(label, x, H - M.bottom + 8, 2, (px2, py) => dot(px2, py, black));
     }
     drawText('step', (W - 32) / 2, H - 10, 2, (x, y) => dot(x, y, [120, 120, 120]));
-    for (const s of [...series].reverse()) {
-      // reversed: the first series (the total) is drawn last, on top
-      const ps = s.points.filter((p) => p.value > 0 && Number.isFinite(p.value));
-      for (let i = 1; i < ps.length; i++) line(sx(ps[i - 1].step), sy(ps[i - 1].value), sx(ps[i].step), sy(ps[i].value), s.color);
+    const visible = series.map((s) => s.points.filter((p) => p.value > 0 && Number.isFinite(p.value)));
+    // About 40 averages across the plot's width, whatever the run's length.
+    const window = Math.max(1, Math.round(Math.max(...visible.map((ps) => ps.length)) / 40));
+    // Reversed: the first series (the total) is drawn last, on top. All pale lines go under all averages.
+    for (const [k, ps] of [...visible.entries()].reverse()) {
+      for (let i = 1; i < ps.length; i++) line(sx(ps[i - 1].step), sy(ps[i - 1].value), sx(ps[i].step), sy(ps[i].value), pale(series[k].color));
+    }
+    for (const [k, ps] of [...visible.entries()].reverse()) {
+      const avg = movingAverage(ps, window);
+      for (let i = 1; i < avg.length; i++) {
+        for (const dy of [0, 1]) line(sx(avg[i - 1].step), sy(avg[i - 1].value) + dy, sx(avg[i].step), sy(avg[i].value) + dy, series[k].color);
+      }
     }
   }
   // Legend, top right: a colored bar and the series name.
