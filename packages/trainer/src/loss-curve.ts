@@ -22,7 +22,8 @@ export function movingAverage(points: { step: number; value: number }[], window:
   });
 }
 
-const pale = ([r, g, b]: [number, number, number]): [number, number, number] => [r, g, b].map((v) => Math.round(v + (255 - v) * 0.7)) as [number, number, number];
+/** The pale tint of a color that its logged values are drawn in. */
+export const pale = ([r, g, b]: [number, number, number]): [number, number, number] => [r, g, b].map((v) => Math.round(v + (255 - v) * 0.7)) as [number, number, number];
 
 const W = 640;
 const H = 360;

@@ -2,7 +2,7 @@
 // thick in the term's own color, on a log-scale y axis.
 import { describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
-import { lossCurvePng, movingAverage } from '@liquidflow/trainer';
+import { lossCurvePng, movingAverage, pale } from '@liquidflow/trainer';
 
 describe('movingAverage', () => {
   it('averages a centered window, with fewer points at the ends', () => {
@@ -39,7 +39,7 @@ describe('lossCurvePng', () => {
       expect(y).toBeGreaterThanOrEqual(Math.floor(sy(0.591)));
       expect(y).toBeLessThanOrEqual(Math.ceil(sy(0.509)) + 1); // the line is 2 px thick
     }
-    const paleRows = rowsWith(red.map((v) => Math.round(v + (255 - v) * 0.7)));
+    const paleRows = rowsWith(pale(red));
     expect(Math.min(...paleRows)).toBeLessThanOrEqual(14); // the raw line reaches 1 (top) ...
     expect(Math.max(...paleRows)).toBeGreaterThanOrEqual(330); // ... and 0.1 (bottom)
   });
