@@ -16,3 +16,7 @@ export * from './sampler.js';
 export * from './png.js';
 export * from './onnx-metadata.js';
 export * from './progress-bar.js';
+export * from './flow-loss.js';
+export * from './flat-params.js';
+export * from './onnx-gradient.js';
+export * from './training-step.js';

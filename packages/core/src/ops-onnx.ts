@@ -33,6 +33,11 @@ function broadcast(a: number[], b: number[], where: string): number[] {
 export interface OnnxOpsOptions {
   /** Weights by parameter name; omit to only collect parameter specs. */
   weights?: Weights;
+  /**
+   * Where a parameter's value comes from when it is not an initializer (the training graph slices each one out of a
+   * flat weights input). Called once per parameter name; the result is reused.
+   */
+  paramValue?: (name: string, shape: number[]) => SymValue;
 }
 
 export class OnnxOps extends Ops<SymValue> {
@@ -42,7 +47,11 @@ export class OnnxOps extends Ops<SymValue> {
   readonly specs: ParamSpec[] = [];
   /** Multiply-add FLOPs (2 per MAC) of the MatMuls for one batch entry: the model's arithmetic, for GFLOP/s figures. */
   matmulFlopsPerSample = 0;
+  /** The static shape of every value the graph computes (batch -1 where dynamic), by value name. */
+  readonly shapes = new Map<string, number[]>();
   private readonly weights?: Weights;
+  private readonly paramValue?: (name: string, shape: number[]) => SymValue;
+  private readonly paramValues = new Map<string, SymValue>();
   private readonly path: string[] = [];
   private counter = 0;
   private readonly producer = new Map<string, GraphNode>();
@@ -51,9 +60,11 @@ export class OnnxOps extends Ops<SymValue> {
   constructor(opts: OnnxOpsOptions = {}) {
     super();
     this.weights = opts.weights;
+    this.paramValue = opts.paramValue;
   }
 
   input(name: string, shape: number[]): SymValue {
+    this.shapes.set(name, shape);
     return { name, shape };
   }
 
@@ -68,21 +79,31 @@ export class OnnxOps extends Ops<SymValue> {
     return name;
   }
 
+  /** Appends one node whose single output has `shape`; the gradient pass emits its nodes through this too. */
+  node(opType: string, inputs: (SymValue | string)[], shape: number[], attrs: Record<string, AttrValue> = {}, floatAttrs?: string[]): SymValue {
+    const name = this.emit(opType, inputs.map((v) => (typeof v === 'string' ? v : v.name)), attrs, floatAttrs);
+    this.shapes.set(name, shape);
+    return { name, shape };
+  }
+
   private op(opType: string, inputs: SymValue[], shape: number[], attrs: Record<string, AttrValue> = {}, floatAttrs?: string[]): SymValue {
-    return { name: this.emit(opType, inputs.map((v) => v.name), attrs, floatAttrs), shape };
+    return this.node(opType, inputs, shape, attrs, floatAttrs);
   }
 
   private addInitializer(t: GraphTensor): SymValue {
     const existing = this.initializers.get(t.name);
     if (!existing) this.initializers.set(t.name, t);
+    this.shapes.set(t.name, t.dims);
     return { name: t.name, shape: t.dims };
   }
 
-  private int64(values: readonly number[], tag: string): string {
+  /** A named int64 initializer (shapes, axes, indices), shared by every node that needs the same values. */
+  int64(values: readonly number[], tag: string): string {
     const key = `const.${tag}.${values.join('_')}`;
     const name = key.length > 120 ? `const.${tag}.${hashInts(values)}` : key;
     if (!this.initializers.has(name)) {
       this.initializers.set(name, { name, dtype: 'int64', dims: [values.length], data: BigInt64Array.from(values.map((v) => BigInt(v))) });
+      this.shapes.set(name, [values.length]);
     }
     return name;
   }
@@ -105,8 +126,14 @@ export class OnnxOps extends Ops<SymValue> {
   }
 
   private rename(v: SymValue, name: string): void {
+    this.shapes.set(name, v.shape);
     const node = this.producer.get(v.name);
-    if (!node || this.consumed.has(v.name) || this.producer.has(name)) {
+    if (node && this.consumed.has(v.name) && !this.producer.has(name)) {
+      // Already read by later nodes: they read it under the new name (no Identity node: WebGPU providers lack it).
+      for (const n of this.nodes) n.inputs = n.inputs.map((i) => (i === v.name ? name : i));
+      this.consumed.add(name);
+    }
+    if (!node || this.producer.has(name)) {
       const id = this.emit('Identity', [v.name]);
       const idNode = this.producer.get(id) as GraphNode;
       this.producer.delete(id);
@@ -127,6 +154,11 @@ export class OnnxOps extends Ops<SymValue> {
 
   param(name: string, shape: number[], init: ParamInit): SymValue {
     if (!this.specs.some((s) => s.name === name)) this.specs.push({ name, shape: [...shape], init });
+    if (this.paramValue) {
+      let v = this.paramValues.get(name);
+      if (!v) this.paramValues.set(name, (v = this.paramValue(name, shape)));
+      return v;
+    }
     if (!this.weights) return { name, shape };
     const data = this.weights[name];
     if (!data) throw new ShapeError(`weight '${name}' is missing (expected shape ${fmt(shape)})`);
@@ -206,7 +238,7 @@ export class OnnxOps extends Ops<SymValue> {
       throw new ShapeError(`Reshape: ${fmt(x.shape)} cannot become ${fmt(shape)}`);
     }
     const out = known && free === 1 ? shape.map((d) => (d === -1 ? sizeOf(x.shape) / inner : d)) : shape;
-    return this.op('Reshape', [x, { name: this.int64(shape, 'shape'), shape: [shape.length] }], out);
+    return this.node('Reshape', [x, this.int64(shape, 'shape')], out);
   }
 
   transpose(x: SymValue, perm: number[]): SymValue {
@@ -220,8 +252,7 @@ export class OnnxOps extends Ops<SymValue> {
     if (start < 0 || end > size || start >= end) throw new ShapeError(`Slice: [${start}, ${end}) out of axis ${ax} of ${fmt(x.shape)}`);
     const shape = [...x.shape];
     shape[ax] = end - start;
-    const ins = [this.int64([start], 'starts'), this.int64([end], 'ends'), this.int64([ax], 'axes')];
-    return { name: this.emit('Slice', [x.name, ...ins]), shape };
+    return this.node('Slice', [x, this.int64([start], 'starts'), this.int64([end], 'ends'), this.int64([ax], 'axes')], shape);
   }
 
   concat(xs: SymValue[], axis: number): SymValue {
@@ -234,7 +265,7 @@ export class OnnxOps extends Ops<SymValue> {
   pad(x: SymValue, pads: [number, number][]): SymValue {
     const shape = x.shape.map((d, i) => (d === -1 ? -1 : d + pads[i][0] + pads[i][1]));
     const flat = [...pads.map((p) => p[0]), ...pads.map((p) => p[1])];
-    return { name: this.emit('Pad', [x.name, this.int64(flat, 'pads')], { mode: 'constant' }), shape };
+    return this.node('Pad', [x, this.int64(flat, 'pads')], shape, { mode: 'constant' });
   }
 
   reduceMean(x: SymValue, axis: number): SymValue {
@@ -246,7 +277,7 @@ export class OnnxOps extends Ops<SymValue> {
 
   permute(x: SymValue, axis: number, perm: Int32Array): SymValue {
     const idx = this.int64(Array.from(perm), 'indices');
-    return { name: this.emit('Gather', [x.name, idx], { axis }), shape: [...x.shape] };
+    return this.node('Gather', [x, idx], [...x.shape], { axis });
   }
 
   // ---- overrides (each checked by the parity tests) ----
@@ -257,7 +288,7 @@ export class OnnxOps extends Ops<SymValue> {
     const r = (k - 1) / 2;
     const kernel = this.reshape(this.transpose(w, [2, 0, 1]), [c, 1, k, k]); // [k, k, C] -> [C, 1, k, k]
     const nchw = this.transpose(x, [0, 3, 1, 2]);
-    const conv = this.op('Conv', [nchw, kernel, b], [-1, c, h, wd], { group: c, kernel_shape: [k, k], pads: [r, r, r, r] });
+    const conv = this.op('Conv', [nchw, kernel, b], [x.shape[0], c, h, wd], { group: c, kernel_shape: [k, k], pads: [r, r, r, r] });
     return this.transpose(conv, [0, 2, 3, 1]);
   }
 
@@ -267,7 +298,7 @@ export class OnnxOps extends Ops<SymValue> {
     const k = w.shape[0];
     const kernel = this.reshape(this.transpose(w, [1, 0]), [c, 1, k]); // [k, C] -> [C, 1, k]
     const ncl = this.transpose(x, [0, 2, 1]);
-    const conv = this.op('Conv', [ncl, kernel, b], [-1, c, len], { group: c, kernel_shape: [k], pads: [k - 1, 0] });
+    const conv = this.op('Conv', [ncl, kernel, b], [x.shape[0], c, len], { group: c, kernel_shape: [k], pads: [k - 1, 0] });
     return this.transpose(conv, [0, 2, 1]);
   }
 

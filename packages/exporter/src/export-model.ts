@@ -3,7 +3,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import { type LiquidFlowConfig, type Weights, ConfigError, validateConfig } from '@liquidflow/core';
 import { loadCheckpoint, weightsForImageSize, type Checkpoint } from '@liquidflow/trainer';
 import { buildGraph } from './build-graph.js';
-import { encodeModel } from './onnx-writer.js';
+import { encodeModel } from '@liquidflow/trainer';
 
 export type WeightSet = 'ema' | 'raw';
 

@@ -1,5 +1,5 @@
 export { LiquidFlow, type LoadOptions, type GenerateOptions, type GeneratedImage } from './liquidflow.js';
-export { NODE_DEVICES, CUDA_HINT } from './devices.js';
+export { NODE_DEVICES, CUDA_HINT, openSession, type OpenedSession } from './devices.js';
 export type { NodeDevice } from './protocol.js';
 export {
   sample, toImages, imageGrid, encodePng, initialNoise, timeGrid, SamplingAbortedError, ModelFileError, readLiquidFlowInfo,

@@ -2,7 +2,8 @@
 // liquidflow-train: trains LiquidFlow with TensorFlow.js; --steps 0 writes a freshly initialized checkpoint.
 import { VARIANT_NAMES } from '@liquidflow/core';
 import { parseFlags, helpText, type FlagSpec } from './cli-args.js';
-import { BACKEND_PRIORITY } from './backend.js';
+import { NODE_DEVICES } from '@liquidflow/runtime-node';
+import { ENGINE_PRIORITY } from './engine.js';
 import { DATASETS } from './datasets/index.js';
 import { train, TRAIN_DEFAULTS, type TrainOptions } from './train.js';
 
@@ -29,14 +30,15 @@ const FLAGS = {
   out: { type: 'string', default: D.out, help: 'run directory: checkpoint, metrics.jsonl, samples/, loss.png' },
   resume: { type: 'string', default: undefined, help: 'continue the run in this directory exactly where its checkpoint left off' },
   init_from: { type: 'string', default: undefined, help: 'weak-to-strong: start from a checkpoint trained at a smaller --img_size' },
-  backend: { type: 'string', default: D.backend, help: `auto or one of ${BACKEND_PRIORITY.join(', ')}` },
+  backend: { type: 'string', default: D.backend, help: `training engine: auto (the fastest present, fastest first: ${ENGINE_PRIORITY.join(' > ')}) or one of them; ort runs the whole step as one ONNX graph on onnxruntime` },
+  device: { type: 'string', default: D.device, help: `ort engine: ${NODE_DEVICES.join(', ')} (auto: CUDA if onnxruntime-node's CUDA provider loads, else cpu)` },
   log_every: { type: 'number', default: D.log_every, help: 'steps between metrics.jsonl rows' },
   sample_every: { type: 'number', default: D.sample_every, help: 'steps between sample grids (EMA weights, fixed seed) and loss.png' },
   save_every: { type: 'number', default: D.save_every, help: 'steps between checkpoints (one is always written at the end)' },
   sample_count: { type: 'number', default: D.sample_count, help: 'images per sample grid' },
   sample_steps: { type: 'number', default: D.sample_steps, help: 'Euler steps for sample grids' },
   prefetch: { type: 'number', default: D.prefetch, help: 'batches built ahead in a worker thread while a step trains (0: on the main thread)' },
-  threads: { type: 'number', default: D.threads, help: 'wasm backend: threads a large matmul is split across (0: one per core; opt-in, less tested than 1)' },
+  threads: { type: 'number', default: undefined, help: 'ort: intra-op threads (default: one per core); wasm: threads a large matmul is split across (default 1; more is opt-in, less tested); 0: one per core' },
 } satisfies FlagSpec;
 
 const POSITIVE_INT = ['epochs', 'batch_size', 'log_every', 'sample_every', 'save_every', 'sample_count', 'sample_steps'];
@@ -44,10 +46,11 @@ const POSITIVE_INT = ['epochs', 'batch_size', 'log_every', 'sample_every', 'save
 async function main() {
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(helpText('liquidflow-train', 'Trains LiquidFlow (rectified flow + physics-informed loss, AdamW, EMA) with TensorFlow.js.', FLAGS));
+    console.log(helpText('liquidflow-train', 'Trains LiquidFlow (rectified flow + physics-informed loss, AdamW, EMA) with onnxruntime or TensorFlow.js.', FLAGS));
     return;
   }
   const f = parseFlags(argv, FLAGS, 'liquidflow-train') as unknown as TrainOptions;
+  if (!(NODE_DEVICES as readonly string[]).includes(f.device)) throw new Error(`--device must be one of ${NODE_DEVICES.join(', ')}, got '${f.device}'`);
   for (const k of POSITIVE_INT) {
     const v = (f as unknown as Record<string, number>)[k];
     if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got ${v}`);

@@ -15,6 +15,7 @@ export * from './batch-prefetch.js';
 export * from './loss-curve.js';
 export * from './sample-grid.js';
 export * from './pos-embed-resize.js';
+export * from './onnx-writer.js';
 export * from './train.js';
 export * from './datasets/index.js';
 export * from './gemm.js';

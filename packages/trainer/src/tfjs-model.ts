@@ -5,7 +5,7 @@ import { TfOps } from './ops-tfjs.js';
 
 export class TfModel {
   readonly variables: Map<string, tf.Variable>;
-  private readonly ops: TfOps;
+  readonly ops: TfOps;
 
   constructor(
     readonly config: LiquidFlowConfig,

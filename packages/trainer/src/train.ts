@@ -6,17 +6,18 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import * as tf from '@tensorflow/tfjs';
 import { ARCH_FIELDS, type LiquidFlowConfig, ProgressBar, countParams, formatSeconds, resolveConfig } from '@liquidflow/core';
-import { describeChoice, selectBackend, type BackendName } from './backend.js';
+import type { NodeDevice } from '@liquidflow/runtime-node';
+import { type EngineName, type TrainEngine, describeEngineChoice, selectEngine } from './engine.js';
+import { OrtEngine } from './ort-engine.js';
+import { TfjsEngine } from './tfjs-engine.js';
 import { installWasmKernels } from './wasm-kernels.js';
 import { type Checkpoint, CheckpointError, NonFiniteWeightsError, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { freshCheckpoint } from './init-checkpoint.js';
-import { TfModel } from './tfjs-model.js';
-import { AdamW } from './adamw.js';
-import { NonFiniteLossError, trainStep } from './flow-loss.js';
-import { emaDecayAt, updateEma } from './ema.js';
+import type { AdamWOptions } from './adamw.js';
+import { NonFiniteLossError, type LossParts } from './flow-loss.js';
+import { emaDecayAt } from './ema.js';
 import { learningRate, physicsWarmup } from './lr-schedule.js';
 import { openBatchSource, withSharedPixels } from './batch-prefetch.js';
 import { loadDataset } from './datasets/index.js';
@@ -48,7 +49,10 @@ export interface TrainOptions {
   out: string;
   resume?: string;
   init_from?: string;
-  backend: BackendName | 'auto';
+  /** Training engine: auto, ort (onnxruntime), or a TensorFlow.js backend (engine.ts). */
+  backend: EngineName | 'auto';
+  /** ort engine: where the step graph runs, with runtime-node's device names (auto: CUDA if its provider loads). */
+  device: NodeDevice;
   log_every: number;
   sample_every: number;
   save_every: number;
@@ -56,8 +60,11 @@ export interface TrainOptions {
   sample_steps: number;
   /** Steps ahead whose batches a worker thread builds while a step trains (0: each batch on the main thread). */
   prefetch: number;
-  /** wasm backend: threads a large matmul is split across (0: one per core). Default 1: see gemm.ts's RECHECK_MS. */
-  threads: number;
+  /**
+   * Threads: ort's intra-op threads (default one per core), or wasm's matmul threads (default 1: see gemm.ts's
+   * RECHECK_MS). 0: one per core.
+   */
+  threads?: number;
 }
 
 export const TRAIN_DEFAULTS: TrainOptions = {
@@ -78,13 +85,13 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   seed: 0,
   out: 'runs/liquidflow',
   backend: 'auto',
+  device: 'auto',
   log_every: 10,
   sample_every: 500,
   save_every: 500,
   sample_count: 16,
   sample_steps: 25,
   prefetch: 2,
-  threads: 1,
 };
 
 /** Options a resume takes from the checkpoint unless the command line sets them. */
@@ -111,6 +118,8 @@ interface MetricRow {
   smooth: number;
   tv: number;
   lr: number;
+  /** Global gradient norm before clipping. */
+  grad_norm: number;
   steps_per_s: number;
   data_ms: number;
   time: string;
@@ -183,10 +192,10 @@ export async function train(
     ckpt = freshCheckpoint(config, o.seed);
   }
 
-  const choice = await selectBackend(o.backend);
-  log(describeChoice(choice));
+  const choice = await selectEngine(o.backend);
+  log(describeEngineChoice(choice));
   if (choice.name === 'wasm') {
-    const threads = o.threads || availableParallelism();
+    const threads = o.threads === undefined ? 1 : o.threads || availableParallelism();
     if (installWasmKernels({ threads })) log(`wasm: BatchMatMul, GatherV2, Identity and Cast run on LiquidFlow's kernels (wasm-kernels.ts); matmuls on ${threads} thread${threads === 1 ? '' : 's'}`);
   }
 
@@ -221,22 +230,26 @@ export async function train(
   const history = await readMetrics(metricsPath, ckpt.step);
   if (o.resume) await writeFileAtomic(metricsPath, history.map((r) => JSON.stringify(r) + '\n').join('')); // drop rows after the checkpoint
 
-  const model = new TfModel(config, ckpt.weights);
-  const ema = new TfModel(config, ckpt.ema);
-  const opt = new AdamW(model.variables, { lr: o.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weight_decay, clipNorm: o.grad_clip });
-  if (ckpt.optimizer) opt.load(ckpt.optimizer);
+  const adam: AdamWOptions = { lr: o.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weight_decay, clipNorm: o.grad_clip };
+  let engine: TrainEngine;
+  if (choice.name === 'ort') {
+    const threads = o.threads === 0 ? availableParallelism() : o.threads;
+    const ortEngine = await OrtEngine.create(config, ckpt, adam, { batch: o.batch_size, device: o.device, threads });
+    log(`ort: ${ortEngine.info.nodes} nodes, session ready in ${ortEngine.info.sessionSeconds.toFixed(1)} s on ${ortEngine.description} (${ortEngine.deviceReason})`);
+    engine = ortEngine;
+  } else {
+    engine = new TfjsEngine(config, ckpt, adam);
+  }
   const trainRecord = { ...o, model_size: config.variant, img_size: config.img_size, steps: total, resume: undefined, init_from: undefined };
 
   let step = ckpt.step;
   let lastSaved = step;
   const save = async () => {
-    await saveCheckpoint(o.out, {
-      config, step, seed: o.seed, weights: await model.weights(), ema: await ema.weights(), optimizer: await opt.state(), train: trainRecord,
-    });
+    await saveCheckpoint(o.out, { config, step, seed: o.seed, ...(await engine.state()), train: trainRecord });
     lastSaved = step;
   };
   const pictures = async () => {
-    await writeFile(join(o.out, 'samples', `step_${String(step).padStart(8, '0')}.png`), await sampleGridPng(ema, o.sample_count, o.sample_steps, 0));
+    await writeFile(join(o.out, 'samples', `step_${String(step).padStart(8, '0')}.png`), await sampleGridPng(await engine.emaVelocity(), config, o.sample_count, o.sample_steps, 0));
     const series: CurveSeries[] = [
       { name: 'loss', color: [220, 50, 47], points: history.map((r) => ({ step: r.step, value: r.loss })) },
       { name: 'flow', color: [38, 139, 210], points: history.map((r) => ({ step: r.step, value: r.flow })) },
@@ -256,7 +269,7 @@ export async function train(
   let windowSteps = 0;
   let dataMs = 0;
   let rate = 0;
-  let last = { total: NaN, flow: NaN, smooth: NaN, tv: NaN };
+  let last: LossParts = { total: NaN, flow: NaN, smooth: NaN, tv: NaN, gradNorm: NaN };
   const batches = openBatchSource(data, { seed: o.seed, batchSize: o.batch_size, flip: o.flip, depth: o.prefetch });
   try {
     while (step < total && !signal?.aborted) {
@@ -266,15 +279,9 @@ export async function train(
       dataMs += performance.now() - td;
       const lr = learningRate(step, o.warmup_steps, o.lr, o.lr_decay_steps, total);
       const w = physicsWarmup(step, o.physics_warmup);
-      const x0 = tf.tensor(batch.x0, [o.batch_size, 3, config.img_size, config.img_size]);
-      const noise = tf.tensor(batch.noise, x0.shape);
-      const t = tf.tensor1d(batch.t);
-      try {
-        last = trainStep(model, opt, x0, noise, t, { smooth: o.lambda_smooth * w, tv: o.lambda_tv * w }, lr);
-      } finally {
-        tf.dispose([x0, noise, t]);
-      }
-      updateEma(ema, model, emaDecayAt(o.ema_decay, step));
+      last = await engine.step({
+        x0: batch.x0, noise: batch.noise, t: batch.t, lr, physics: { smooth: o.lambda_smooth * w, tv: o.lambda_tv * w }, emaDecay: emaDecayAt(o.ema_decay, step),
+      });
       step += 1;
       windowSteps += 1;
       smoothLoss = Number.isNaN(smoothLoss) ? last.total : 0.95 * smoothLoss + 0.05 * last.total;
@@ -282,7 +289,7 @@ export async function train(
       rate = windowSteps / Math.max(1e-9, elapsed);
       if (step % o.log_every === 0 || step === total) {
         const row: MetricRow = {
-          step, epoch: batch.epoch, loss: last.total, flow: last.flow, smooth: last.smooth, tv: last.tv, lr,
+          step, epoch: batch.epoch, loss: last.total, flow: last.flow, smooth: last.smooth, tv: last.tv, lr, grad_norm: last.gradNorm,
           steps_per_s: rate, data_ms: dataMs / windowSteps, time: new Date().toISOString(),
         };
         history.push(row);
@@ -306,9 +313,7 @@ export async function train(
     throw e;
   } finally {
     await batches.close();
-    model.dispose();
-    ema.dispose();
-    opt.dispose();
+    await engine.dispose();
   }
   bar.done();
   const seconds = (Date.now() - t0) / 1000;

@@ -45,7 +45,7 @@ export function valueInfoProto(v: GraphValueInfo) {
 export function modelProto(g: Graph, metadata: Record<string, string>, producerVersion: string) {
   return onnx.ModelProto.create({
     irVersion: IR_VERSION,
-    producerName: 'liquidflow-export',
+    producerName: 'liquidflow',
     producerVersion,
     opsetImport: [{ domain: '', version: OPSET }],
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
