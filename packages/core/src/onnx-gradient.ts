@@ -154,7 +154,6 @@ export const GRADIENT_RULES: Readonly<Record<string, Rule>> = {
     const n = axes.reduce((p, a) => p * x.shape[a], 1);
     return [expand(ops, ops.mul(g, 1 / n), x.shape)];
   },
-  ReduceSum: ({ ops, x: [x], g }) => [expand(ops, g, x.shape), null],
   // Only permutations (the zigzag orders): the gradient gathers by the inverse permutation.
   Gather: ({ ops, node, x: [x], g, ints }) => {
     const axis = node.attrs.axis as number;

@@ -48,7 +48,7 @@ describe('a training run', () => {
     expect(r.step).toBe(5);
     expect(r.dir).toBe(runA);
     expect(Number.isFinite(r.lastLoss)).toBe(true);
-    expect(c.lines.join('\n')).toMatch(/TensorFlow\.js backend: wasm/);
+    expect(c.lines.join('\n')).toMatch(/training engine: TensorFlow\.js wasm/);
     expect(c.lines.join('\n')).toContain('64 images');
     expect(c.lines.join('\n')).toContain('lr 0.001 decaying to 0 from step 3');
     expect(c.lines.at(-1)).toContain(`done: ${runA} at step 5`);

@@ -1,4 +1,5 @@
-// Exact resume and crash safety of the training loop, on the tiny Fashion-MNIST fixture (tiny at 16 px, batch 4):
+// Exact resume and crash safety of the training loop, on each training engine (TF.js wasm and onnxruntime), on the tiny
+// Fashion-MNIST fixture (tiny at 16 px, batch 4):
 //  - `--steps 6` then `--resume DIR --steps 12` ends bit-identical (weights, EMA, AdamW moments and step, metrics) to
 //    one uninterrupted `--steps 12` run;
 //  - the CLI killed with SIGKILL at random moments of a run that saves every step always leaves a checkpoint that
@@ -20,8 +21,6 @@ const TOTAL = 12;
 
 let root: string;
 let data: string;
-let reference: Checkpoint | undefined; // the uninterrupted 12-step run
-let referenceRows: { step: number; loss: number }[] = [];
 const timings: string[] = [];
 
 beforeAll(async () => {
@@ -59,159 +58,165 @@ function expectSameState(a: Checkpoint, b: Checkpoint, what: string) {
   expect(maxAbsDiff(a.optimizer!.v, b.optimizer!.v), `${what}: adam v`).toBe(0);
 }
 
-describe('exact resume', () => {
-  it('--steps 6 then --resume --steps 12 equals one --steps 12 run (weights, EMA, optimizer, metrics)', async () => {
-    const whole = join(root, 'whole');
-    const split = join(root, 'split');
-    await timed('uninterrupted 12 steps', () => train(smallRun(whole, data, { steps: TOTAL }), new Set(['steps']), () => {}));
-    await timed('first 6 steps', () => train(smallRun(split, data, { steps: 6, save_every: 4, sample_every: 3 }), new Set(['steps']), () => {}));
-    const six = await loadCheckpoint(split);
-    expect(six.step).toBe(6);
-    // As a run killed after logging step 7 but before saving it would leave: a row past the checkpoint and a torn line.
-    await appendFile(join(split, 'metrics.jsonl'), '{"step":7,"loss":123}\n{"step":8,"lo');
-    // Only --resume and --steps are given: every other option comes from the checkpoint.
-    const r = await timed('resume 6 -> 12', () =>
-      train({ ...smallRun(join(root, 'ignored'), data, { lr: 5, batch_size: 2 }), resume: split, steps: TOTAL }, new Set(['resume', 'steps']), () => {}));
-    expect(r.step).toBe(TOTAL);
-    expect(r.dir).toBe(split);
-    expect(existsSync(join(root, 'ignored'))).toBe(false);
+for (const backend of ['wasm', 'ort'] as const) {
+  let reference: Checkpoint | undefined; // the uninterrupted 12-step run on this engine
+  let referenceRows: { step: number; loss: number }[] = [];
+  describe(`${backend} engine`, () => {
+    describe('exact resume', () => {
+      it('--steps 6 then --resume --steps 12 equals one --steps 12 run (weights, EMA, optimizer, metrics)', async () => {
+        const whole = join(root, `whole-${backend}`);
+        const split = join(root, `split-${backend}`);
+        await timed(`${backend}: uninterrupted 12 steps`, () => train(smallRun(whole, data, { steps: TOTAL, backend }), new Set(['steps']), () => {}));
+        await timed(`${backend}: first 6 steps`, () => train(smallRun(split, data, { steps: 6, save_every: 4, sample_every: 3, backend }), new Set(['steps']), () => {}));
+        const six = await loadCheckpoint(split);
+        expect(six.step).toBe(6);
+        // As a run killed after logging step 7 but before saving it would leave: a row past the checkpoint and a torn line.
+        await appendFile(join(split, 'metrics.jsonl'), '{"step":7,"loss":123}\n{"step":8,"lo');
+        // Only --resume and --steps are given: every other option comes from the checkpoint.
+        const r = await timed(`${backend}: resume 6 -> 12`, () =>
+          train({ ...smallRun(join(root, `ignored-${backend}`), data, { lr: 5, batch_size: 2, backend }), resume: split, steps: TOTAL }, new Set(['resume', 'steps']), () => {}));
+        expect(r.step).toBe(TOTAL);
+        expect(r.dir).toBe(split);
+        expect(existsSync(join(root, `ignored-${backend}`))).toBe(false);
 
-    reference = await loadCheckpoint(whole);
-    const resumed = await loadCheckpoint(split);
-    expectSameState(resumed, reference, 'resumed vs uninterrupted');
-    expect(resumed.optimizer?.step).toBe(TOTAL);
-    expect(maxAbsDiff(resumed.weights, six.weights)).toBeGreaterThan(0); // it did train on
+        reference = await loadCheckpoint(whole);
+        const resumed = await loadCheckpoint(split);
+        expectSameState(resumed, reference, 'resumed vs uninterrupted');
+        expect(resumed.optimizer?.step).toBe(TOTAL);
+        expect(maxAbsDiff(resumed.weights, six.weights)).toBeGreaterThan(0); // it did train on
 
-    referenceRows = await metricRows(whole);
-    const rows = await metricRows(split);
-    expect(rows.map((x) => x.step)).toEqual(Array.from({ length: TOTAL }, (_, i) => i + 1));
-    expect(rows.map((x) => x.loss)).toEqual(referenceRows.map((x) => x.loss));
-    // The resumed run keeps the saved sample cadence (every 3) rather than the one passed in (1000).
-    expect((await readdir(join(split, 'samples'))).sort()).toEqual(['step_00000003.png', 'step_00000006.png', 'step_00000009.png', 'step_00000012.png']);
-    expect((await readdir(split)).filter((f) => /^(model|weights|ema|optimizer)-|\.tmp-/.test(f)).sort()).toEqual(
-      ['ema-00000012.bin', 'model-00000012.json', 'optimizer-00000012.bin', 'weights-00000012.bin']);
-  });
-});
+        referenceRows = await metricRows(whole);
+        const rows = await metricRows(split);
+        expect(rows.map((x) => x.step)).toEqual(Array.from({ length: TOTAL }, (_, i) => i + 1));
+        expect(rows.map((x) => x.loss)).toEqual(referenceRows.map((x) => x.loss));
+        // The resumed run keeps the saved sample cadence (every 3) rather than the one passed in (1000).
+        expect((await readdir(join(split, 'samples'))).sort()).toEqual(['step_00000003.png', 'step_00000006.png', 'step_00000009.png', 'step_00000012.png']);
+        expect((await readdir(split)).filter((f) => /^(model|weights|ema|optimizer)-|\.tmp-/.test(f)).sort()).toEqual(
+          ['ema-00000012.bin', 'model-00000012.json', 'optimizer-00000012.bin', 'weights-00000012.bin']);
+      });
+    });
 
-describe('SIGKILL at random moments', () => {
-  interface Round {
-    when: string;
-    delayMs: number;
-    exit: string;
-    reached: number;
-    checkpoint: number;
-    /** Temp files or a second step's stamped files were on disk: the kill landed inside a save. */
-    midSave: boolean;
-  }
-
-  /** Starts the CLI, waits until `ready(stderr, pid)`, then `delayMs` more, and SIGKILLs it (unless it already exited). */
-  async function killDuring(args: string[], ready: (stderr: string, pid: number) => boolean, delayMs: number): Promise<{ exit: string; stderr: string; caught: boolean }> {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? `code ${code}`)));
-    let done = false;
-    void exited.then(() => (done = true));
-    const deadline = Date.now() + 60_000;
-    let caught = false;
-    while (!done && !(caught = ready(stderr, child.pid as number)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
-    if (!done) child.kill('SIGKILL');
-    return { exit: await exited, stderr, caught };
-  }
-
-  it('always leaves a checkpoint that loads, at a step the run reached; --resume then finishes exactly', async () => {
-    expect(existsSync(CLI), `${CLI} is missing: run npm run build`).toBe(true);
-    const dir = join(root, 'killed');
-    const rounds: Round[] = [];
-    const log = () => JSON.stringify(rounds);
-    let previous = 0;
-    const t0 = performance.now();
-    // 1: a fresh run, killed 0-2 s after its first checkpoint appears; 2, 3: resumes killed 0-2 s after their first
-    // new step (inside a step or a save); 4: a resume killed the moment one of its saves is seen under way (a temp
-    // file of its pid); 5: a resume killed 1-4 s after it starts (loading, or the first steps).
-    const plan = ['after first save', 'after a new step', 'after a new step', 'inside a save', 'from the start'];
-    const saving = (pid: number) => readdirSync(dir).some((x) => x.includes(`.tmp-${pid}-`));
-    for (const [i, when] of plan.entries()) {
-      const delayMs = when === 'inside a save' ? 0 : Math.round(when === 'from the start' ? 1000 + Math.random() * 3000 : Math.random() * 2000);
-      const args = i === 0
-        ? smallRunFlags(dir, data, ['--steps', String(TOTAL), '--save_every', '1', '--sample_every', '5'])
-        : ['--resume', dir, '--backend', 'wasm'];
-      const next = new RegExp(`(^|\\n)${previous + 1}/${TOTAL} `);
-      const ready = (stderr: string, pid: number) =>
-        when === 'after first save' ? existsSync(join(dir, 'config.json')) : when === 'after a new step' ? next.test(stderr) : when === 'inside a save' ? saving(pid) : true;
-      const { exit, stderr, caught } = await killDuring(args, ready, delayMs);
-      const files = await readdir(dir);
-      const steps = new Set(files.filter((f) => /^weights-\d{8}\.bin$/.test(f)));
-      const midSave = files.some((f) => f.includes('.tmp-')) || steps.size > 1;
-      const reached = Math.max(0, ...(await metricRows(dir)).map((x) => x.step));
-      let ck: Checkpoint;
-      try {
-        ck = await loadCheckpoint(dir);
-      } catch (e) {
-        throw new Error(`after kill ${i + 1} (${log()}, ${when} + ${delayMs} ms, ${exit}): ${(e as Error).message}\n${stderr.slice(-2000)}`);
+    describe('SIGKILL at random moments', () => {
+      interface Round {
+        when: string;
+        delayMs: number;
+        exit: string;
+        reached: number;
+        checkpoint: number;
+        /** Temp files or a second step's stamped files were on disk: the kill landed inside a save. */
+        midSave: boolean;
       }
-      rounds.push({ when, delayMs, exit, reached, checkpoint: ck.step, midSave });
-      expect(caught, `${when}: never seen (${log()})`).toBe(true);
-      expect(exit, `${log()}\n${stderr.slice(-2000)}`).toBe('SIGKILL'); // killed before finishing 12 steps
-      expect(ck.step, log()).toBeLessThanOrEqual(Math.max(reached, previous));
-      expect(ck.step, log()).toBeGreaterThanOrEqual(previous); // never goes back
-      expect(ck.step, log()).toBeGreaterThanOrEqual(1);
-      expect(ck.optimizer?.step, log()).toBe(ck.step);
-      previous = ck.step;
-    }
-    expect(previous, log()).toBeLessThan(TOTAL);
-    timings.push(`${plan.length} killed rounds: ${((performance.now() - t0) / 1000).toFixed(1)} s (${log()})`);
 
-    const fin = await timed(`final resume from step ${previous}`, async () =>
-      spawnSync(process.execPath, [CLI, '--resume', dir, '--backend', 'wasm'], { cwd: repo, encoding: 'utf8', timeout: 240_000 }));
-    expect(fin.status, `${log()}\n${fin.stderr.slice(-3000)}`).toBe(0);
-    expect(fin.stderr).toContain(`resuming ${dir} at step ${previous}`);
-    expect(fin.stderr).toContain(`done: ${dir} at step ${TOTAL}`);
-    const ck = await loadCheckpoint(dir);
-    expect(ck.step).toBe(TOTAL);
-    const rows = await metricRows(dir);
-    expect(rows.map((x) => x.step), log()).toEqual(Array.from({ length: TOTAL }, (_, i) => i + 1));
-    const files = await readdir(dir);
-    expect(files.filter((f) => f.includes('.tmp-')), log()).toEqual([]);
-    expect(files.filter((f) => /^(model|weights|ema|optimizer)-/.test(f)).sort()).toEqual(
-      ['ema-00000012.bin', 'model-00000012.json', 'optimizer-00000012.bin', 'weights-00000012.bin']);
-    // Killed three times and resumed, through the CLI: still the same run as the uninterrupted one.
-    if (reference) {
-      expectSameState(ck, reference, `killed and resumed (${log()}) vs uninterrupted`);
-      expect(rows.map((x) => x.loss)).toEqual(referenceRows.map((x) => x.loss));
-    }
+      /** Starts the CLI, waits until `ready(stderr, pid)`, then `delayMs` more, and SIGKILLs it (unless it already exited). */
+      async function killDuring(args: string[], ready: (stderr: string, pid: number) => boolean, delayMs: number): Promise<{ exit: string; stderr: string; caught: boolean }> {
+        const child = spawn(process.execPath, [CLI, ...args], { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? `code ${code}`)));
+        let done = false;
+        void exited.then(() => (done = true));
+        const deadline = Date.now() + 60_000;
+        let caught = false;
+        while (!done && !(caught = ready(stderr, child.pid as number)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+        if (!done) child.kill('SIGKILL');
+        return { exit: await exited, stderr, caught };
+      }
+
+      it('always leaves a checkpoint that loads, at a step the run reached; --resume then finishes exactly', async () => {
+        expect(existsSync(CLI), `${CLI} is missing: run npm run build`).toBe(true);
+        const dir = join(root, `killed-${backend}`);
+        const rounds: Round[] = [];
+        const log = () => JSON.stringify(rounds);
+        let previous = 0;
+        const t0 = performance.now();
+        // 1: a fresh run, killed 0-2 s after its first checkpoint appears; 2, 3: resumes killed 0-2 s after their first
+        // new step (inside a step or a save); 4: a resume killed the moment one of its saves is seen under way (a temp
+        // file of its pid); 5: a resume killed 1-4 s after it starts (loading, or the first steps).
+        const plan = ['after first save', 'after a new step', 'after a new step', 'inside a save', 'from the start'];
+        const saving = (pid: number) => readdirSync(dir).some((x) => x.includes(`.tmp-${pid}-`));
+        for (const [i, when] of plan.entries()) {
+          const delayMs = when === 'inside a save' ? 0 : Math.round(when === 'from the start' ? 1000 + Math.random() * 3000 : Math.random() * 2000);
+          const args = i === 0
+            ? smallRunFlags(dir, data, ['--steps', String(TOTAL), '--save_every', '1', '--sample_every', '5', '--backend', backend])
+            : ['--resume', dir, '--backend', backend];
+          const next = new RegExp(`(^|\\n)${previous + 1}/${TOTAL} `);
+          const ready = (stderr: string, pid: number) =>
+            when === 'after first save' ? existsSync(join(dir, 'config.json')) : when === 'after a new step' ? next.test(stderr) : when === 'inside a save' ? saving(pid) : true;
+          const { exit, stderr, caught } = await killDuring(args, ready, delayMs);
+          const files = await readdir(dir);
+          const steps = new Set(files.filter((f) => /^weights-\d{8}\.bin$/.test(f)));
+          const midSave = files.some((f) => f.includes('.tmp-')) || steps.size > 1;
+          const reached = Math.max(0, ...(await metricRows(dir)).map((x) => x.step));
+          let ck: Checkpoint;
+          try {
+            ck = await loadCheckpoint(dir);
+          } catch (e) {
+            throw new Error(`after kill ${i + 1} (${log()}, ${when} + ${delayMs} ms, ${exit}): ${(e as Error).message}\n${stderr.slice(-2000)}`);
+          }
+          rounds.push({ when, delayMs, exit, reached, checkpoint: ck.step, midSave });
+          expect(caught, `${when}: never seen (${log()})`).toBe(true);
+          expect(exit, `${log()}\n${stderr.slice(-2000)}`).toBe('SIGKILL'); // killed before finishing 12 steps
+          expect(ck.step, log()).toBeLessThanOrEqual(Math.max(reached, previous));
+          expect(ck.step, log()).toBeGreaterThanOrEqual(previous); // never goes back
+          expect(ck.step, log()).toBeGreaterThanOrEqual(1);
+          expect(ck.optimizer?.step, log()).toBe(ck.step);
+          previous = ck.step;
+        }
+        expect(previous, log()).toBeLessThan(TOTAL);
+        timings.push(`${backend}: ${plan.length} killed rounds: ${((performance.now() - t0) / 1000).toFixed(1)} s (${log()})`);
+
+        const fin = await timed(`${backend}: final resume from step ${previous}`, async () =>
+          spawnSync(process.execPath, [CLI, '--resume', dir, '--backend', backend], { cwd: repo, encoding: 'utf8', timeout: 240_000 }));
+        expect(fin.status, `${log()}\n${fin.stderr.slice(-3000)}`).toBe(0);
+        expect(fin.stderr).toContain(`resuming ${dir} at step ${previous}`);
+        expect(fin.stderr).toContain(`done: ${dir} at step ${TOTAL}`);
+        const ck = await loadCheckpoint(dir);
+        expect(ck.step).toBe(TOTAL);
+        const rows = await metricRows(dir);
+        expect(rows.map((x) => x.step), log()).toEqual(Array.from({ length: TOTAL }, (_, i) => i + 1));
+        const files = await readdir(dir);
+        expect(files.filter((f) => f.includes('.tmp-')), log()).toEqual([]);
+        expect(files.filter((f) => /^(model|weights|ema|optimizer)-/.test(f)).sort()).toEqual(
+          ['ema-00000012.bin', 'model-00000012.json', 'optimizer-00000012.bin', 'weights-00000012.bin']);
+        // Killed three times and resumed, through the CLI: still the same run as the uninterrupted one.
+        if (reference) {
+          expectSameState(ck, reference, `killed and resumed (${log()}) vs uninterrupted`);
+          expect(rows.map((x) => x.loss)).toEqual(referenceRows.map((x) => x.loss));
+        }
+      });
+    });
+
+    describe('Ctrl-C (SIGINT) between checkpoints', () => {
+      it('finishes the step, checkpoints it, exits 0; --resume then ends the same as the uninterrupted run', async () => {
+        const dir = join(root, `interrupted-${backend}`);
+        // --save_every 100: no checkpoint would be written before step 12 on its own.
+        const child = spawn(process.execPath, [CLI, ...smallRunFlags(dir, data, ['--steps', String(TOTAL), '--save_every', '100', '--sample_every', '100', '--backend', backend])],
+          { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+        const deadline = Date.now() + 60_000;
+        const reached = async () => Math.max(0, ...(await metricRows(dir)).map((r) => r.step));
+        while ((await reached()) < 4 && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        child.kill('SIGINT');
+        const { code, signal } = await exited;
+        expect({ code, signal }, stderr.slice(-2000)).toEqual({ code: 0, signal: null });
+        const stoppedAt = Number(/stopped at step (\d+) of 12 \(checkpoint written\); continue with: liquidflow-train --resume /.exec(stderr)?.[1]);
+        expect(stoppedAt, stderr.slice(-2000)).toBeGreaterThanOrEqual(4);
+        expect(stoppedAt).toBeLessThan(TOTAL);
+        const ck = await loadCheckpoint(dir);
+        expect(ck.step).toBe(stoppedAt); // every step taken is kept
+        expect(await reached()).toBe(stoppedAt);
+        expect((await readdir(dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+
+        const fin = spawnSync(process.execPath, [CLI, '--resume', dir, '--backend', backend], { cwd: repo, encoding: 'utf8', timeout: 240_000 });
+        expect(fin.status, fin.stderr.slice(-3000)).toBe(0);
+        expect(fin.stderr).toContain(`resuming ${dir} at step ${stoppedAt}`);
+        const end = await loadCheckpoint(dir);
+        expect(end.step).toBe(TOTAL);
+        if (reference) expectSameState(end, reference, `stopped at ${stoppedAt} by SIGINT and resumed vs uninterrupted`);
+      });
+    });
   });
-});
-
-describe('Ctrl-C (SIGINT) between checkpoints', () => {
-  it('finishes the step, checkpoints it, exits 0; --resume then ends the same as the uninterrupted run', async () => {
-    const dir = join(root, 'interrupted');
-    // --save_every 100: no checkpoint would be written before step 12 on its own.
-    const child = spawn(process.execPath, [CLI, ...smallRunFlags(dir, data, ['--steps', String(TOTAL), '--save_every', '100', '--sample_every', '100'])],
-      { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-    const deadline = Date.now() + 60_000;
-    const reached = async () => Math.max(0, ...(await metricRows(dir)).map((r) => r.step));
-    while ((await reached()) < 4 && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    child.kill('SIGINT');
-    const { code, signal } = await exited;
-    expect({ code, signal }, stderr.slice(-2000)).toEqual({ code: 0, signal: null });
-    const stoppedAt = Number(/stopped at step (\d+) of 12 \(checkpoint written\); continue with: liquidflow-train --resume /.exec(stderr)?.[1]);
-    expect(stoppedAt, stderr.slice(-2000)).toBeGreaterThanOrEqual(4);
-    expect(stoppedAt).toBeLessThan(TOTAL);
-    const ck = await loadCheckpoint(dir);
-    expect(ck.step).toBe(stoppedAt); // every step taken is kept
-    expect(await reached()).toBe(stoppedAt);
-    expect((await readdir(dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
-
-    const fin = spawnSync(process.execPath, [CLI, '--resume', dir, '--backend', 'wasm'], { cwd: repo, encoding: 'utf8', timeout: 240_000 });
-    expect(fin.status, fin.stderr.slice(-3000)).toBe(0);
-    expect(fin.stderr).toContain(`resuming ${dir} at step ${stoppedAt}`);
-    const end = await loadCheckpoint(dir);
-    expect(end.step).toBe(TOTAL);
-    if (reference) expectSameState(end, reference, `stopped at ${stoppedAt} by SIGINT and resumed vs uninterrupted`);
-  });
-});
+}
