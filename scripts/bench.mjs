@@ -20,11 +20,13 @@ async function loadSections() {
   const { forwardSection } = await import('./bench/forward.mjs');
   const { samplingSection } = await import('./bench/sampling.mjs');
   const { trainingSection } = await import('./bench/training.mjs');
+  const { enginesSection } = await import('./bench/engines.mjs');
   return [
     { name: 'matmul', run: matmulSection },
     { name: 'forward', run: forwardSection },
     { name: 'sampling', run: samplingSection },
     { name: 'training', run: trainingSection },
+    { name: 'engines', run: enginesSection },
   ];
 }
 

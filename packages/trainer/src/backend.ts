@@ -12,7 +12,7 @@ export interface BackendChoice {
   skipped: { name: BackendName; reason: string }[];
 }
 
-const isMissingModule = (e: unknown) =>
+export const isMissingModule = (e: unknown) =>
   e instanceof Error && /Cannot find (module|package)|ERR_MODULE_NOT_FOUND/.test(e.message);
 
 async function tryInit(name: BackendName): Promise<void> {

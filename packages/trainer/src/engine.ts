@@ -3,7 +3,7 @@
 // (ort-engine.ts: the whole step as one ONNX graph). The training loop (train.ts) sees only this interface, so
 // checkpoints, resume, signals, metrics and pictures behave the same on both, and a run can switch engines on resume.
 import type { VelocityFn, Weights } from '@liquidflow/core';
-import { BACKEND_PRIORITY, type BackendName, selectBackend } from './backend.js';
+import { BACKEND_PRIORITY, type BackendName, isMissingModule, selectBackend } from './backend.js';
 import type { OptimizerState } from './checkpoint.js';
 import type { LossParts, PhysicsWeights } from './flow-loss.js';
 
@@ -42,8 +42,6 @@ export interface EngineChoice {
   /** Why each faster engine was passed over. */
   skipped: { name: EngineName; reason: string }[];
 }
-
-const isMissingModule = (e: unknown) => e instanceof Error && /Cannot find (module|package)|ERR_MODULE_NOT_FOUND/.test(e.message);
 
 async function tryOrt(): Promise<void> {
   await import('onnxruntime-node');
