@@ -2,7 +2,7 @@
 // liquidflow-generate MODEL.onnx [--count 16] [--steps 25] [--sampler euler|heun] [--seed 0] [--out grid.png | --out-dir DIR]
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodePng, imageGrid, ProgressBar, SAMPLERS, type SamplerName } from '@liquidflow/core';
+import { checkSampleOptions, encodePng, imageGrid, ProgressBar, SAMPLERS, type SamplerName } from '@liquidflow/core';
 import { LiquidFlow } from './liquidflow.js';
 import { NODE_DEVICES } from './devices.js';
 import type { NodeDevice } from './protocol.js';
@@ -50,6 +50,8 @@ function parse(argv: string[]) {
   }
   if (!o.model) throw new Error('expected MODEL.onnx (see --help)');
   if (!SAMPLERS.includes(o.sampler)) throw new Error(`--sampler must be ${SAMPLERS.join(' or ')}, got '${o.sampler}'`);
+  // The library's own limits, checked before the model loads (its size is checked again by generate()).
+  checkSampleOptions({ count: o.count, steps: o.steps, sampler: o.sampler, seed: o.seed, channels: 1, size: 1 }, '--');
   if (!NODE_DEVICES.includes(o.device)) throw new Error(`--device must be one of ${NODE_DEVICES.join(', ')}, got '${o.device}'`);
   return o;
 }

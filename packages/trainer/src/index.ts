@@ -16,5 +16,7 @@ export * from './loss-curve.js';
 export * from './sample-grid.js';
 export * from './pos-embed-resize.js';
 export * from './train.js';
+export * from './train-options.js';
+export * from './run-dir.js';
 export * from './datasets/index.js';
 export * from './gemm.js';

@@ -12,6 +12,8 @@ import { describeChoice, selectBackend, type BackendName } from './backend.js';
 import { installWasmKernels } from './wasm-kernels.js';
 import { type Checkpoint, CheckpointError, NonFiniteWeightsError, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { checkRunDir } from './run-dir.js';
+import { checkTrainOptions } from './train-options.js';
 import { freshCheckpoint } from './init-checkpoint.js';
 import { TfModel } from './tfjs-model.js';
 import { AdamW } from './adamw.js';
@@ -58,6 +60,8 @@ export interface TrainOptions {
   prefetch: number;
   /** wasm backend: threads a large matmul is split across (0: one per core). Default 1: see gemm.ts's RECHECK_MS. */
   threads: number;
+  /** Start a new run in a non-empty --out (run-dir.ts refuses that otherwise). */
+  force?: boolean;
 }
 
 export const TRAIN_DEFAULTS: TrainOptions = {
@@ -143,6 +147,7 @@ export async function train(
   let o = { ...opts };
   let ckpt: Checkpoint;
   let config: LiquidFlowConfig;
+  await checkRunDir(o, explicit);
 
   if (o.steps === 0 && !o.resume && !o.init_from) {
     // An initialized checkpoint: no data, no backend needed.
@@ -163,6 +168,8 @@ export async function train(
     }
     const saved = (ckpt.train ?? {}) as Partial<TrainOptions>;
     for (const k of RUN_FIELDS) if (!explicit.has(k) && saved[k] !== undefined) (o as Record<string, unknown>)[k] = saved[k];
+    // Saved options get the flags' checks: a corrupt or hand-edited train record fails here, naming the field.
+    checkTrainOptions(Object.fromEntries(RUN_FIELDS.filter((k) => !explicit.has(k)).map((k) => [k, saved[k]])), (k) => `${where}: field 'train.${k}'`, (m) => new CheckpointError(m));
     if (!explicit.has('out')) o.out = o.resume;
     if (!ckpt.optimizer) throw new CheckpointError(`${where}: has no optimizer state (written with --steps 0?); start a new run with --init_from instead`);
     log(`resuming ${o.resume} at step ${ckpt.step}`);
@@ -225,7 +232,7 @@ export async function train(
   const ema = new TfModel(config, ckpt.ema);
   const opt = new AdamW(model.variables, { lr: o.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weight_decay, clipNorm: o.grad_clip });
   if (ckpt.optimizer) opt.load(ckpt.optimizer);
-  const trainRecord = { ...o, model_size: config.variant, img_size: config.img_size, steps: total, resume: undefined, init_from: undefined };
+  const trainRecord = { ...o, model_size: config.variant, img_size: config.img_size, steps: total, resume: undefined, init_from: undefined, force: undefined };
 
   let step = ckpt.step;
   let lastSaved = step;
