@@ -16,3 +16,4 @@ export * from './sampler.js';
 export * from './png.js';
 export * from './onnx-metadata.js';
 export * from './progress-bar.js';
+export * from './atomic-write.js';

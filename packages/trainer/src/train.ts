@@ -2,7 +2,7 @@
 // weak-to-strong init, then one loop that logs every log_every steps, draws a sample grid and the loss curve every
 // sample_every steps, and atomically saves one checkpoint (weights, EMA, optimizer, config, step, seed, options)
 // every save_every steps and at the end.
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -243,14 +243,14 @@ export async function train(
     lastSaved = step;
   };
   const pictures = async () => {
-    await writeFile(join(o.out, 'samples', `step_${String(step).padStart(8, '0')}.png`), await sampleGridPng(ema, o.sample_count, o.sample_steps, 0));
+    await writeFileAtomic(join(o.out, 'samples', `step_${String(step).padStart(8, '0')}.png`), await sampleGridPng(ema, o.sample_count, o.sample_steps, 0));
     const series: CurveSeries[] = [
       { name: 'loss', color: [220, 50, 47], points: history.map((r) => ({ step: r.step, value: r.loss })) },
       { name: 'flow', color: [38, 139, 210], points: history.map((r) => ({ step: r.step, value: r.flow })) },
       { name: 'smooth', color: [133, 153, 0], points: history.map((r) => ({ step: r.step, value: r.smooth })) },
       { name: 'tv', color: [108, 113, 196], points: history.map((r) => ({ step: r.step, value: r.tv })) },
     ];
-    await writeFile(join(o.out, 'loss.png'), lossCurvePng(series));
+    await writeFileAtomic(join(o.out, 'loss.png'), lossCurvePng(series));
   };
 
   if (step >= total) {
