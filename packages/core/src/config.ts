@@ -1,4 +1,5 @@
 // One LiquidFlowConfig type with defaults. A variant (models/variants/*.json) lists only what differs.
+import { countParams } from './param-specs.js';
 import tiny from '../../../models/variants/tiny.json';
 import small from '../../../models/variants/small.json';
 import base from '../../../models/variants/base.json';
@@ -83,6 +84,20 @@ const INT_FIELDS: (keyof LiquidFlowConfig)[] = [
 ];
 
 /**
+ * Upper bounds, checked before anything is sized from a config (a checkpoint's config.json, a model's metadata, a
+ * flag): far above every shipped variant (at most 512 px, patch 16, dim 416, depth 10, head_dim 64), low enough that a
+ * typo or a hostile file cannot ask for terabytes of weights or an hours-long model trace.
+ */
+export const CONFIG_LIMITS: Readonly<Record<Exclude<keyof LiquidFlowConfig, 'variant'>, number>> = Object.freeze({
+  img_size: 2048, patch_size: 64, in_channels: 16, dim: 4096, depth: 64, expand: 16, head_dim: 4096, d_state: 1024,
+  d_conv: 64, cfc_dim: 4096, mlp_ratio: 16, time_freq_dim: 8192, scan_orders: 4,
+});
+/** Tokens per image ((img_size / patch_size)^2): the scan length every block runs over. 4x 1024 px at patch 4. */
+export const MAX_TOKENS = 65536;
+/** Parameters (float32: 4 GB each for weights, EMA and the two AdamW moments). The largest variant has 38M. */
+export const MAX_PARAMS = 1e9;
+
+/**
  * Check every field of a config (for example one read from a checkpoint's config.json).
  * `where` names the source in error messages.
  */
@@ -99,6 +114,8 @@ export function validateConfig(raw: unknown, where: string): LiquidFlowConfig {
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
         throw new ConfigError(`${where}: field '${key}' must be a non-negative integer, got ${JSON.stringify(value)}`);
       }
+      const limit = CONFIG_LIMITS[key as Exclude<keyof LiquidFlowConfig, 'variant'>];
+      if (value > limit) throw new ConfigError(`${where}: field '${key}' is ${value}, above the limit of ${limit}`);
     }
     out[key] = value;
   }
@@ -107,12 +124,18 @@ export function validateConfig(raw: unknown, where: string): LiquidFlowConfig {
     if (!ok) throw new ConfigError(`${where}: ${msg}`);
   };
   must(cfg.patch_size >= 1, `patch_size must be >= 1, got ${cfg.patch_size}`);
+  must(cfg.img_size >= cfg.patch_size, `img_size ${cfg.img_size} is smaller than patch_size ${cfg.patch_size} (no tokens)`);
   must(cfg.img_size % cfg.patch_size === 0, `img_size ${cfg.img_size} is not a multiple of patch_size ${cfg.patch_size}`);
+  const tokens = (cfg.img_size / cfg.patch_size) ** 2;
+  must(tokens <= MAX_TOKENS, `img_size ${cfg.img_size} at patch_size ${cfg.patch_size} makes ${tokens} tokens, above the limit of ${MAX_TOKENS}`);
   must(cfg.in_channels >= 1 && cfg.dim >= 1 && cfg.depth >= 1, 'in_channels, dim and depth must be >= 1');
   must(cfg.expand >= 1 && cfg.head_dim >= 1 && cfg.d_state >= 1 && cfg.d_conv >= 1 && cfg.mlp_ratio >= 1, 'expand, head_dim, d_state, d_conv, mlp_ratio must be >= 1');
   must((cfg.expand * cfg.dim) % cfg.head_dim === 0, `expand*dim (${cfg.expand * cfg.dim}) is not a multiple of head_dim ${cfg.head_dim}`);
   must(cfg.time_freq_dim % 2 === 0 && cfg.time_freq_dim >= 2, `time_freq_dim must be even, got ${cfg.time_freq_dim}`);
   must(cfg.scan_orders >= 1 && cfg.scan_orders <= 4, `scan_orders must be 1..4, got ${cfg.scan_orders}`);
+  // Last: the count traces the model, which is only cheap once every field is within its limit.
+  const params = countParams(cfg);
+  must(params <= MAX_PARAMS, `the model would have ${params} parameters, above the limit of ${MAX_PARAMS} (dim ${cfg.dim}, depth ${cfg.depth}, expand ${cfg.expand}, mlp_ratio ${cfg.mlp_ratio})`);
   return cfg;
 }
 

@@ -20,3 +20,4 @@ export * from './flow-loss.js';
 export * from './flat-params.js';
 export * from './onnx-gradient.js';
 export * from './training-step.js';
+export * from './atomic-write.js';

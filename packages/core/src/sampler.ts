@@ -69,14 +69,31 @@ export class SamplingAbortedError extends Error {
   }
 }
 
-export function checkSampleOptions(o: SampleOptions): Required<Pick<SampleOptions, 'steps' | 'sampler' | 'seed'>> {
+/** Images per generate() call: the whole batch and its noise are held at once. */
+export const MAX_COUNT = 1024;
+/** Integration steps: thousands already match the ODE to pixel precision; 1e9 only builds a 1e9-entry time grid. */
+export const MAX_STEPS = 10000;
+/** count * channels * size^2 floats of the batch (1 GiB as float32): 341 images at 512 px, the count limit at 128 px. */
+export const MAX_SAMPLE_VALUES = 2 ** 28;
+
+/**
+ * Checks sampling options before anything is allocated for them. `prefix` is put before each option's name in
+ * messages: a CLI passes '--' so the error names its flag.
+ */
+export function checkSampleOptions(o: SampleOptions, prefix = ''): Required<Pick<SampleOptions, 'steps' | 'sampler' | 'seed'>> {
   const steps = o.steps ?? DEFAULT_STEPS;
   const sampler = o.sampler ?? 'euler';
   const seed = o.seed ?? 0;
-  if (!Number.isInteger(o.count) || o.count < 1) throw new RangeError(`count must be a positive integer, got ${o.count}`);
-  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be a positive integer, got ${steps}`);
-  if (!SAMPLERS.includes(sampler)) throw new RangeError(`sampler must be one of ${SAMPLERS.join(', ')}, got '${sampler}'`);
-  if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
+  if (!Number.isInteger(o.count) || o.count < 1) throw new RangeError(`${prefix}count must be a positive integer, got ${o.count}`);
+  if (o.count > MAX_COUNT) throw new RangeError(`${prefix}count is ${o.count}, above the limit of ${MAX_COUNT} images per call`);
+  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`${prefix}steps must be a positive integer, got ${steps}`);
+  if (steps > MAX_STEPS) throw new RangeError(`${prefix}steps is ${steps}, above the limit of ${MAX_STEPS}`);
+  if (!SAMPLERS.includes(sampler)) throw new RangeError(`${prefix}sampler must be one of ${SAMPLERS.join(', ')}, got '${sampler}'`);
+  if (!Number.isInteger(seed)) throw new RangeError(`${prefix}seed must be an integer, got ${seed}`);
+  const values = o.count * o.channels * o.size * o.size;
+  if (values > MAX_SAMPLE_VALUES) {
+    throw new RangeError(`${prefix}count ${o.count} at ${o.size}x${o.size}x${o.channels} is ${values} values, above the limit of ${MAX_SAMPLE_VALUES}; generate in smaller batches`);
+  }
   return { steps, sampler, seed };
 }
 

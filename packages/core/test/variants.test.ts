@@ -2,7 +2,10 @@
 // validation rejects malformed configs with a message that says where and what.
 import { describe, expect, it } from 'vitest';
 import {
+  CONFIG_LIMITS,
   ConfigError,
+  MAX_PARAMS,
+  MAX_TOKENS,
   DEFAULT_CONFIG,
   VARIANTS,
   countParams,
@@ -133,6 +136,45 @@ describe('validateConfig', () => {
     expectConfigError({ ...good(), dim: 100, head_dim: 32 }, 'head_dim'); // expand*dim = 200 not a multiple of 32
     expectConfigError({ ...good(), time_freq_dim: 255 }, 'time_freq_dim');
     expectConfigError({ ...good(), patch_size: 0 }, 'patch_size');
+  });
+
+  it('every shipped variant is within CONFIG_LIMITS, MAX_TOKENS and MAX_PARAMS', () => {
+    for (const name of Object.keys(VARIANTS)) {
+      const cfg = resolveConfig(name);
+      for (const [k, limit] of Object.entries(CONFIG_LIMITS)) expect(cfg[k as keyof typeof CONFIG_LIMITS], `${name}.${k}`).toBeLessThanOrEqual(limit);
+      expect((cfg.img_size / cfg.patch_size) ** 2).toBeLessThanOrEqual(MAX_TOKENS);
+      expect(countParams(cfg)).toBeLessThanOrEqual(MAX_PARAMS);
+    }
+  });
+
+  // Absurd sizes from a typo or a hostile config.json / model metadata: refused before anything is sized from them.
+  for (const [field, value] of [
+    ['img_size', 1e9], ['depth', 100000], ['dim', 1e6], ['patch_size', 4096], ['head_dim', 2 ** 31], ['d_state', 1e5],
+    ['d_conv', 1000], ['expand', 1000], ['mlp_ratio', 1000], ['cfc_dim', 1e7], ['time_freq_dim', 1e6], ['in_channels', 1000],
+  ] as const) {
+    it(`${field} ${value} is refused, naming the field, the value and the limit`, () => {
+      const limit = CONFIG_LIMITS[field];
+      expect(value).toBeGreaterThan(limit);
+      expectConfigError({ ...good(), [field]: value }, `'${field}'`, String(value), `limit of ${limit}`);
+    });
+  }
+
+  it('a value at its limit passes the per-field check (depth 64, img_size 1024 at patch 4)', () => {
+    expect(validateConfig({ ...good(), depth: CONFIG_LIMITS.depth, dim: 64, head_dim: 32 }, WHERE).depth).toBe(64);
+    expect(validateConfig({ ...good(), img_size: 1024, patch_size: 4, dim: 64, head_dim: 32, depth: 2 }, WHERE).img_size).toBe(1024);
+  });
+
+  it('img_size 0 (or below patch_size) is refused: a model with no tokens', () => {
+    expectConfigError({ ...good(), img_size: 0 }, 'img_size 0', 'patch_size 4');
+    expectConfigError({ ...good(), img_size: 2, patch_size: 4 }, 'img_size 2', 'patch_size 4');
+  });
+
+  it('too many tokens (img_size 2048 at patch_size 4) is refused, naming both and the limit', () => {
+    expectConfigError({ ...good(), img_size: 2048, patch_size: 4 }, 'img_size 2048', 'patch_size 4', '262144 tokens', String(MAX_TOKENS));
+  });
+
+  it('fields each within limits but together too many parameters are refused, naming the count and the limit', () => {
+    expectConfigError({ ...good(), dim: 4096, depth: 64, head_dim: 64 }, 'parameters', `limit of ${MAX_PARAMS}`, 'dim 4096', 'depth 64');
   });
 
   it('resolveConfig applies the same validation to overrides', () => {

@@ -1,7 +1,6 @@
 // liquidflow-export's work: checkpoint directory -> .onnx file (written atomically), with its config as metadata.
-import { rename, writeFile } from 'node:fs/promises';
 import { type LiquidFlowConfig, type Weights, ConfigError, validateConfig } from '@liquidflow/core';
-import { loadCheckpoint, weightsForImageSize, type Checkpoint } from '@liquidflow/trainer';
+import { loadCheckpoint, weightsForImageSize, writeFileAtomic, type Checkpoint } from '@liquidflow/trainer';
 import { buildGraph } from './build-graph.js';
 import { encodeModel } from '@liquidflow/trainer';
 
@@ -68,8 +67,6 @@ export function exportBytes(ckpt: Checkpoint, weights: WeightSet = 'ema', imgSiz
 export async function exportCheckpoint(ckptDir: string, outPath: string, weights: WeightSet = 'ema', imgSize?: number): Promise<ExportResult> {
   const checkpoint = await loadCheckpoint(ckptDir);
   const { bytes, nodes, params, target } = exportBytes(checkpoint, weights, imgSize);
-  const tmp = `${outPath}.tmp-${process.pid}`;
-  await writeFile(tmp, bytes);
-  await rename(tmp, outPath);
+  await writeFileAtomic(outPath, bytes);
   return { path: outPath, nodes, params, bytes: bytes.length, weights, checkpoint, target };
 }

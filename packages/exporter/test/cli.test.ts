@@ -1,10 +1,10 @@
 // The newcomer's path: liquidflow-train writes a checkpoint, liquidflow-export writes the .onnx and --verify passes.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, truncateSync, statSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, truncateSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { decodeModel } from '@liquidflow/exporter';
 
 const root = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
@@ -47,6 +47,29 @@ describe('liquidflow-export', () => {
     expect(r.stderr).toMatch(/truncated/);
     expect(r.stderr.length).toBeLessThan(2000);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('a full disk while writing the .onnx keeps the previous file byte-identical and leaves no temp file', () => {
+    const out = join(dir, 'full', 'model.onnx');
+    mkdirSync(join(dir, 'full'));
+    const previous = Buffer.from('a previous good export');
+    writeFileSync(out, previous);
+    const preload = pathToFileURL(join(root, 'packages/core/test/fixtures/enospc-preload.mjs')).href;
+    const r = spawnSync(process.execPath, ['--import', preload, exportCli, ckpt, out], { encoding: 'utf8', cwd: root });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`liquidflow-export: cannot write ${out}: ENOSPC`);
+    expect(readFileSync(out).equals(previous)).toBe(true);
+    expect(readdirSync(join(dir, 'full'))).toEqual(['model.onnx']);
+  });
+
+  it('an output path that is a folder fails naming it and leaves no temp file beside it', () => {
+    const parent = join(dir, 'onto-dir');
+    mkdirSync(join(parent, 'model.onnx'), { recursive: true });
+    const r = run(exportCli, [ckpt, join(parent, 'model.onnx')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(join(parent, 'model.onnx'));
+    expect(readdirSync(parent)).toEqual(['model.onnx']);
+    expect(readdirSync(join(parent, 'model.onnx'))).toEqual([]);
   });
 
   it('rejects a missing checkpoint and unknown options clearly', () => {

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // liquidflow-generate MODEL.onnx [--count 16] [--steps 25] [--sampler euler|heun] [--seed 0] [--out grid.png | --out-dir DIR]
-import { mkdir, writeFile } from 'node:fs/promises';
+import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodePng, imageGrid, ProgressBar, SAMPLERS, type SamplerName } from '@liquidflow/core';
+import { checkSampleOptions, encodePng, writeFileAtomicWith, imageGrid, ProgressBar, SAMPLERS, type SamplerName } from '@liquidflow/core';
 import { LiquidFlow } from './liquidflow.js';
 import { NODE_DEVICES } from './devices.js';
 import type { NodeDevice } from './protocol.js';
@@ -50,6 +50,8 @@ function parse(argv: string[]) {
   }
   if (!o.model) throw new Error('expected MODEL.onnx (see --help)');
   if (!SAMPLERS.includes(o.sampler)) throw new Error(`--sampler must be ${SAMPLERS.join(' or ')}, got '${o.sampler}'`);
+  // The library's own limits, checked before the model loads (its size is checked again by generate()).
+  checkSampleOptions({ count: o.count, steps: o.steps, sampler: o.sampler, seed: o.seed, channels: 1, size: 1 }, '--');
   if (!NODE_DEVICES.includes(o.device)) throw new Error(`--device must be one of ${NODE_DEVICES.join(', ')}, got '${o.device}'`);
   return o;
 }
@@ -68,11 +70,15 @@ async function main() {
   bar?.done();
   await lf.dispose();
   const grid = imageGrid(images);
-  await writeFile(o.out, encodePng(grid.width, grid.height, grid.data));
+  // Atomic (temp file, fsync, rename): a full disk or a kill leaves the previous file, not a torn PNG.
+  await writeFileAtomicWith(fs, o.out, encodePng(grid.width, grid.height, grid.data));
   let msg = `wrote ${o.out} (${grid.width}x${grid.height}, ${images.length} images) in ${((Date.now() - t0) / 1000).toFixed(1)} s`;
   if (o.outDir) {
-    await mkdir(o.outDir, { recursive: true });
-    await Promise.all(images.map((img, i) => writeFile(join(o.outDir, `${String(i).padStart(3, '0')}.png`), encodePng(img.width, img.height, img.data))));
+    await fs.mkdir(o.outDir, { recursive: true });
+    // allSettled: exiting on the first failure would cut the other writes short and leave their temp files.
+    const writes = await Promise.allSettled(images.map((img, i) => writeFileAtomicWith(fs, join(o.outDir, `${String(i).padStart(3, '0')}.png`), encodePng(img.width, img.height, img.data))));
+    const failed = writes.find((w) => w.status === 'rejected');
+    if (failed) throw failed.reason;
     msg += ` and ${images.length} PNGs in ${o.outDir}`;
   }
   console.log(msg);

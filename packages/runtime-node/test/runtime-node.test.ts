@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolveConfig, sample, toImages } from '@liquidflow/core';
 import { TfModel, tfjsVelocity } from '@liquidflow/trainer';
 import { buildGraph, encodeModel, exportBytes } from '@liquidflow/exporter';
@@ -135,6 +135,56 @@ describe('liquidflow-generate', () => {
     expect(png.subarray(1, 4).toString()).toBe('PNG');
     expect(png.readUInt32BE(16)).toBe(70);
     expect(readdirSync(join(dir, 'imgs')).sort()).toEqual(['000.png', '001.png', '002.png', '003.png']);
+  });
+
+  const preload = join(root, 'packages/core/test/fixtures/enospc-preload.mjs');
+  const runFull = (args: string[], writesBefore: number, cwd: string) => spawnSync(process.execPath, ['--import', pathToFileURL(preload).href, cli, ...args],
+    { encoding: 'utf8', cwd, env: { ...process.env, LF_WRITES_BEFORE_ENOSPC: String(writesBefore) } });
+
+  it('a full disk while writing --out keeps the previous grid byte-identical and leaves no temp file', () => {
+    const work = mkdtempSync(join(tmpdir(), 'lf-enospc-'));
+    const previous = Buffer.from('the previous grid.png');
+    writeFileSync(join(work, 'grid.png'), previous);
+    const r = runFull([modelPath, '--count', '2', '--steps', '1', '--out', 'grid.png'], 0, work);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/liquidflow-generate: cannot write grid\.png: ENOSPC/);
+    expect(readFileSync(join(work, 'grid.png')).equals(previous)).toBe(true);
+    expect(readdirSync(work)).toEqual(['grid.png']);
+  });
+
+  it('a full disk while writing --out-dir keeps each previous PNG byte-identical and leaves no temp file', () => {
+    const work = mkdtempSync(join(tmpdir(), 'lf-enospc-'));
+    mkdirSync(join(work, 'imgs'));
+    const previous = [Buffer.from('previous 000'), Buffer.from('previous 001')];
+    previous.forEach((b, i) => writeFileSync(join(work, 'imgs', `00${i}.png`), b));
+    // The grid is written (1 write allowed), then every single-image write hits the full disk.
+    const r = runFull([modelPath, '--count', '2', '--steps', '1', '--out', 'grid.png', '--out-dir', 'imgs'], 1, work);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/cannot write imgs\/00[01]\.png: ENOSPC/);
+    expect(readdirSync(join(work, 'imgs')).sort()).toEqual(['000.png', '001.png']);
+    previous.forEach((b, i) => expect(readFileSync(join(work, 'imgs', `00${i}.png`)).equals(b)).toBe(true));
+    expect(readFileSync(join(work, 'grid.png')).subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('--count and --steps beyond the sampler limits fail at once naming the flag, the value and the limit', () => {
+    for (const [flag, value, limit] of [['--count', '1e9', 1024], ['--steps', '1e9', 10000], ['--count', '1025', 1024]] as const) {
+      const r = run([modelPath, flag, value, '--out', join(dir, 'never.png')]);
+      expect(r.status, `${flag} ${value}`).toBe(1);
+      expect(r.stderr).toContain(`${flag} is ${Number(value)}, above the limit of ${limit}`);
+      expect(r.stderr.length).toBeLessThan(300);
+    }
+    expect(readdirSync(dir)).not.toContain('never.png');
+  });
+
+  it('a model whose metadata claims img_size 1e9 is refused at load, naming the file, the field and the limit', async () => {
+    const path = join(dir, 'huge-meta.onnx');
+    writeFileSync(path, encodeModel(buildGraph(cfg, weights).graph, { 'liquidflow.config': JSON.stringify({ ...cfg, img_size: 1e9 }) }));
+    const e = await LiquidFlow.load(path, { device: 'cpu' }).then(() => null, (x: Error) => x);
+    expect(e?.message).toContain(path);
+    expect(e?.message).toContain("'img_size' is 1000000000, above the limit of 2048");
+    const r = run([path]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("'img_size' is 1000000000");
   });
 
   it('fails with a short, clear message for a bad model or option', () => {

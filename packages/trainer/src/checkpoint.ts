@@ -2,18 +2,28 @@
 // files of a save carry its step in their names and are written first; config.json, which names them, is replaced
 // last (atomically), and only then are the previous step's files deleted. A run killed at any moment leaves a
 // config.json that names complete files.
-//   config.json                { format, version, config, step, seed, files: { manifest }, train? }
+//   config.json                { format, version, config, step, seed, files: { manifest, sha256 }, train? }
+//                              files.sha256 maps each .bin file to its SHA-256 (hex); version 1 had none
 //   model-<step>.json          TF.js weights manifest: groups weights-<step>.bin (raw), ema-<step>.bin ('ema/' names),
 //                              and optimizer-<step>.bin ('adam_m/', 'adam_v/' names) when the optimizer state is saved
 //   *.bin                      little-endian float32, in manifest order
-// Loading checks everything against the config and names the file and the mismatch on any problem.
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { type LiquidFlowConfig, type Weights, paramSpecs, sizeOf, validateConfig } from '@liquidflow/core';
+// Loading checks everything against the config and names the file and the mismatch on any problem. A checkpoint may
+// come from someone else: every file it names must be a regular file inside its folder, of exactly the size the
+// manifest implies, before a byte of it is read.
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative } from 'node:path';
+import { type LiquidFlowConfig, type Weights, countParams, paramSpecs, sizeOf, validateConfig } from '@liquidflow/core';
 import { fsyncDir, writeFileAtomic } from './atomic-write.js';
 
 export const CHECKPOINT_FORMAT = 'liquidflow-checkpoint';
-export const CHECKPOINT_VERSION = 1;
+/** 2: config.json's files.sha256 holds a checksum per weight file. 1 (no checksums) still loads. */
+export const CHECKPOINT_VERSION = 2;
+const READABLE_VERSIONS: readonly unknown[] = [1, 2];
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** config.json and the manifest are small (a 512 px model's manifest is ~100 KB); a bigger one is not ours. */
+const JSON_LIMIT = 64 * 2 ** 20;
 const EMA_PREFIX = 'ema/';
 const ADAM_M = 'adam_m/';
 const ADAM_V = 'adam_v/';
@@ -108,7 +118,7 @@ export async function saveCheckpoint(dir: string, ckpt: Checkpoint): Promise<voi
     config: ckpt.config,
     step: ckpt.step,
     seed: ckpt.seed,
-    files: { manifest: manifestName },
+    files: { manifest: manifestName, sha256: Object.fromEntries(Object.entries(files).map(([f, b]) => [f, sha256(b)])) },
     ...(ckpt.optimizer ? { optimizer: { step: ckpt.optimizer.step } } : {}),
     ...(ckpt.train ? { train: ckpt.train } : {}),
   };
@@ -123,21 +133,78 @@ export async function saveCheckpoint(dir: string, ckpt: Checkpoint): Promise<voi
   }
 }
 
-async function readFileOrThrow(path: string): Promise<Buffer> {
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** A file of the checkpoint, checked but not yet read. */
+interface CheckedFile {
+  path: string;
+  real: string;
+  size: number;
+  dev: number;
+  ino: number;
+}
+
+/**
+ * Resolves `rel` (as a manifest or config.json names it) inside `dir` and checks it without reading it: a relative
+ * path with no '..', that after symbolic links is still inside dir, is a regular file (not a FIFO or /dev/zero, which
+ * would block or never end) and, when `size` is given, has exactly that many bytes. `namedBy` says who named it.
+ */
+async function checkInside(dir: string, rel: string, namedBy: string, size?: { bytes: number; describedBy: string }, max = Infinity): Promise<CheckedFile> {
+  if (rel === '' || isAbsolute(rel) || rel.split(/[\\/]/).includes('..') || rel.includes('\0')) {
+    throw new CheckpointError(`${namedBy}: path ${JSON.stringify(rel)} must be relative to the checkpoint folder ${dir}, without '..'`);
+  }
+  const path = join(dir, rel);
+  let real: string;
+  let realDir: string;
   try {
-    return await readFile(path);
+    realDir = await realpath(dir);
+    real = await realpath(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new CheckpointError(code === 'ENOENT' ? `${path}: missing file` : `${path}: cannot read (${(e as Error).message})`);
   }
+  const up = relative(realDir, real);
+  if (up === '' || up.split(/[\\/]/)[0] === '..' || isAbsolute(up)) {
+    throw new CheckpointError(`${path}: resolves to ${real}, outside the checkpoint folder ${realDir} (a symbolic link?); refusing to read it`);
+  }
+  const st = await stat(real);
+  if (!st.isFile()) throw new CheckpointError(`${path}: not a regular file`);
+  if (size && st.size !== size.bytes) {
+    throw new CheckpointError(`${path}: ${st.size < size.bytes ? 'truncated' : 'too long'}: ${st.size} bytes, ${size.describedBy} describes ${size.bytes}`);
+  }
+  if (st.size > max) throw new CheckpointError(`${path}: ${st.size} bytes, more than the ${max} such a file may have`);
+  return { path, real, size: st.size, dev: st.dev, ino: st.ino };
 }
 
-async function readJson(path: string): Promise<unknown> {
-  const text = (await readFileOrThrow(path)).toString('utf8');
+/** Reads a file checkInside passed, refusing it if it was swapped or resized in between. */
+async function readChecked(f: CheckedFile): Promise<Buffer> {
+  // O_NONBLOCK: a FIFO swapped in after the check must not block the open.
+  const fh = await open(f.real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((e: Error) => {
+    throw new CheckpointError(`${f.path}: cannot read (${e.message})`);
+  });
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.dev !== f.dev || st.ino !== f.ino || st.size !== f.size) throw new CheckpointError(`${f.path}: changed while being loaded`);
+    const buf = Buffer.alloc(f.size);
+    let off = 0;
+    while (off < f.size) {
+      const { bytesRead } = await fh.read(buf, off, f.size - off, off);
+      if (bytesRead === 0) throw new CheckpointError(`${f.path}: changed while being loaded (ended at byte ${off} of ${f.size})`);
+      off += bytesRead;
+    }
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readJson(dir: string, rel: string): Promise<unknown> {
+  const f = await checkInside(dir, rel, dir, undefined, JSON_LIMIT);
+  const text = (await readChecked(f)).toString('utf8');
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new CheckpointError(`${path}: invalid JSON (${(e as Error).message})`);
+    throw new CheckpointError(`${f.path}: invalid JSON (${(e as Error).message})`);
   }
 }
 
@@ -149,15 +216,63 @@ async function isDir(path: string): Promise<boolean> {
   }
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const show = (v: unknown) => (v === undefined ? 'nothing' : JSON.stringify(v));
+
+/** A manifest group whose every field has been checked; `bytes` is what its file must hold. */
+interface CheckedGroup {
+  file: string;
+  weights: { name: string; shape: number[]; count: number }[];
+  bytes: number;
+}
+
+/** Checks the manifest's structure, so a malformed entry is a CheckpointError naming it and never a TypeError later. */
+function checkManifest(raw: unknown, manifestPath: string): CheckedGroup[] {
+  const groups = isObject(raw) ? raw.weightsManifest : undefined;
+  if (!Array.isArray(groups)) throw new CheckpointError(`${manifestPath}: no 'weightsManifest' array`);
+  const names = new Set<string>();
+  return groups.map((g: unknown, i) => {
+    const at = `${manifestPath}: weightsManifest[${i}]`;
+    if (!isObject(g)) throw new CheckpointError(`${at} must be an object with 'paths' and 'weights', got ${show(g)}`);
+    if (!Array.isArray(g.paths) || g.paths.length !== 1 || typeof g.paths[0] !== 'string') {
+      throw new CheckpointError(`${at}.paths must be a list of one file name, got ${show(g.paths)}`);
+    }
+    if (!Array.isArray(g.weights)) throw new CheckpointError(`${at}.weights must be a list, got ${show(g.weights)}`);
+    let bytes = 0;
+    const weights = g.weights.map((w: unknown, j) => {
+      const wat = `${at}.weights[${j}]`;
+      if (!isObject(w)) throw new CheckpointError(`${wat} must be an object with 'name', 'shape' and 'dtype', got ${show(w)}`);
+      if (typeof w.name !== 'string' || w.name === '') throw new CheckpointError(`${wat}.name must be a non-empty string, got ${show(w.name)}`);
+      const label = `${wat} (weight '${w.name}')`;
+      if (names.has(w.name)) throw new CheckpointError(`${label}: the name appears twice in the manifest`);
+      names.add(w.name);
+      if (w.dtype !== 'float32') throw new CheckpointError(`${label}: weight '${w.name}' has dtype ${show(w.dtype)}, expected float32`);
+      const shape = w.shape;
+      if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0)) {
+        throw new CheckpointError(`${label}: shape must be a list of non-negative integers, got ${show(shape)}`);
+      }
+      const count = shape.reduce((a: number, b: number) => a * b, 1);
+      if (!Number.isSafeInteger(count * 4)) throw new CheckpointError(`${label}: shape [${shape}] is too large (${count} elements)`);
+      bytes += count * 4;
+      return { name: w.name, shape: shape as number[], count };
+    });
+    return { file: g.paths[0], weights, bytes };
+  });
+}
+
 /** Reads only the config of a checkpoint (cheap; used to check a resume before loading weights). */
-export async function readCheckpointConfig(dir: string): Promise<{ config: LiquidFlowConfig; step: number; seed: number; manifest: string; optimizerStep?: number; train?: Record<string, unknown> }> {
+export async function readCheckpointConfig(dir: string): Promise<{
+  config: LiquidFlowConfig; step: number; seed: number; manifest: string; optimizerStep?: number; train?: Record<string, unknown>;
+  /** SHA-256 (hex) per weight file; undefined for a version-1 checkpoint, which has none. */
+  checksums?: Record<string, string>;
+}> {
   const path = join(dir, 'config.json');
-  const meta = (await readJson(path)) as Record<string, unknown>;
+  const meta = (await readJson(dir, 'config.json')) as Record<string, unknown>;
   if (meta?.format !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(`${path}: not a LiquidFlow checkpoint (format is ${JSON.stringify(meta?.format)}, expected '${CHECKPOINT_FORMAT}')`);
   }
-  if (meta.version !== CHECKPOINT_VERSION) {
-    throw new CheckpointError(`${path}: unsupported checkpoint version ${JSON.stringify(meta.version)} (this build reads ${CHECKPOINT_VERSION})`);
+  if (!READABLE_VERSIONS.includes(meta.version)) {
+    throw new CheckpointError(`${path}: unsupported checkpoint version ${JSON.stringify(meta.version)} (this build reads ${READABLE_VERSIONS.join(' and ')})`);
   }
   let config: LiquidFlowConfig;
   try {
@@ -169,39 +284,65 @@ export async function readCheckpointConfig(dir: string): Promise<{ config: Liqui
   const seed = meta.seed;
   if (typeof step !== 'number' || !Number.isInteger(step) || step < 0) throw new CheckpointError(`${path}: field 'step' must be a non-negative integer, got ${JSON.stringify(step)}`);
   if (typeof seed !== 'number' || !Number.isInteger(seed)) throw new CheckpointError(`${path}: field 'seed' must be an integer, got ${JSON.stringify(seed)}`);
-  const manifest = (meta.files as { manifest?: unknown } | undefined)?.manifest;
+  const files = isObject(meta.files) ? meta.files : {};
+  const manifest = files.manifest;
   if (typeof manifest !== 'string' || !STAMPED.test(manifest)) throw new CheckpointError(`${path}: field 'files.manifest' must name a model-<step>.json file, got ${JSON.stringify(manifest)}`);
-  const optimizerStep = (meta.optimizer as { step?: number } | undefined)?.step;
-  return { config, step, seed, manifest, optimizerStep, train: meta.train as Record<string, unknown> | undefined };
+  let checksums: Record<string, string> | undefined;
+  if (meta.version !== 1) {
+    const sums = files.sha256;
+    if (!isObject(sums)) throw new CheckpointError(`${path}: field 'files.sha256' must map each weight file to its SHA-256, got ${show(sums)}`);
+    for (const [f, h] of Object.entries(sums)) {
+      if (typeof h !== 'string' || !SHA256_HEX.test(h)) throw new CheckpointError(`${path}: field 'files.sha256' entry '${f}' must be 64 lowercase hex digits, got ${show(h)}`);
+    }
+    checksums = sums as Record<string, string>;
+  }
+  let optimizerStep: number | undefined;
+  if (meta.optimizer !== undefined) {
+    const o = meta.optimizer;
+    optimizerStep = isObject(o) ? (o.step as number) : undefined;
+    if (typeof optimizerStep !== 'number' || !Number.isInteger(optimizerStep) || optimizerStep < 0) {
+      throw new CheckpointError(`${path}: field 'optimizer.step' must be a non-negative integer, got ${show(isObject(o) ? o.step : o)}`);
+    }
+  }
+  if (meta.train !== undefined && !isObject(meta.train)) throw new CheckpointError(`${path}: field 'train' must be an object, got ${show(meta.train)}`);
+  return { config, step, seed, manifest, optimizerStep, train: meta.train as Record<string, unknown> | undefined, checksums };
 }
 
 export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
   if (!(await isDir(dir))) throw new CheckpointError(`${dir}: checkpoint directory not found`);
-  const { config, step, seed, manifest: manifestName, optimizerStep, train } = await readCheckpointConfig(dir);
+  const { config, step, seed, manifest: manifestName, optimizerStep, train, checksums } = await readCheckpointConfig(dir);
+  const configPath = join(dir, 'config.json');
   const manifestPath = join(dir, manifestName);
-  const manifest = (await readJson(manifestPath)) as { weightsManifest?: ManifestGroup[] };
-  if (!Array.isArray(manifest?.weightsManifest)) throw new CheckpointError(`${manifestPath}: no 'weightsManifest' array`);
+  const groups = checkManifest(await readJson(dir, manifestName), manifestPath);
+  // Bound what the manifest may make us read (a sparse file can claim any size) by what the config can need: raw, EMA
+  // and two optimizer moments, with a 4x margin so a config that merely disagrees gets the per-weight message below.
+  const limit = 4 * (4 * 4 * countParams(config));
+  const described = groups.reduce((n, g) => n + g.bytes, 0);
+  if (described > limit) {
+    throw new CheckpointError(`${manifestPath}: describes ${described} bytes of weights, more than the ${limit} a checkpoint of the model in config.json holds`);
+  }
+  // Every file is checked (inside the folder, regular, exact size) before any is read.
+  const checked: CheckedFile[] = [];
+  for (const g of groups) checked.push(await checkInside(dir, g.file, manifestPath, { bytes: g.bytes, describedBy: manifestPath }));
+  if (checksums) {
+    for (const g of groups) if (checksums[g.file] === undefined) throw new CheckpointError(`${configPath}: field 'files.sha256' has no checksum for '${g.file}', which ${manifestPath} names`);
+  }
 
   const found = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const group of manifest.weightsManifest) {
-    if (!Array.isArray(group.paths) || group.paths.length !== 1 || !Array.isArray(group.weights)) {
-      throw new CheckpointError(`${manifestPath}: each weights group needs one path and a weights list`);
-    }
-    const binPath = join(dir, group.paths[0]);
-    const bytes = await readFileOrThrow(binPath);
-    let need = 0;
-    for (const w of group.weights) {
-      if (w.dtype !== 'float32') throw new CheckpointError(`${manifestPath}: weight '${w.name}' has dtype ${w.dtype}, expected float32`);
-      need += sizeOf(w.shape) * 4;
-    }
-    if (bytes.length !== need) {
-      throw new CheckpointError(`${binPath}: ${bytes.length < need ? 'truncated' : 'too long'}: ${bytes.length} bytes, ${manifestPath} describes ${need}`);
+  for (const [gi, group] of groups.entries()) {
+    const binPath = checked[gi].path;
+    const bytes = await readChecked(checked[gi]);
+    if (checksums) {
+      const actual = sha256(bytes);
+      if (actual !== checksums[group.file]) {
+        throw new CheckpointError(`${binPath}: SHA-256 is ${actual}, ${configPath} records ${checksums[group.file]}: the file changed or was corrupted after it was saved`);
+      }
     }
     // Copy into an aligned buffer; Buffer slices may not be 4-byte aligned.
     const all = new Float32Array(new Uint8Array(bytes).buffer);
     let off = 0;
     for (const w of group.weights) {
-      const n = sizeOf(w.shape);
+      const n = w.count;
       const arr = all.subarray(off, off + n);
       off += n;
       for (let i = 0; i < n; i++) {

@@ -6,6 +6,7 @@ import { NODE_DEVICES } from '@liquidflow/runtime-node';
 import { ENGINE_PRIORITY } from './engine.js';
 import { DATASETS } from './datasets/index.js';
 import { train, TRAIN_DEFAULTS, type TrainOptions } from './train.js';
+import { checkTrainOptions } from './train-options.js';
 
 const D = TRAIN_DEFAULTS;
 const FLAGS = {
@@ -27,7 +28,8 @@ const FLAGS = {
   physics_warmup: { type: 'number', default: D.physics_warmup, help: 'steps over which the physics terms ramp up linearly' },
   flip: { type: 'boolean', default: D.flip, help: 'random horizontal flips (--flip=false to turn off)' },
   seed: { type: 'number', default: D.seed, help: 'seed for init, data order, noise and t' },
-  out: { type: 'string', default: D.out, help: 'run directory: checkpoint, metrics.jsonl, samples/, loss.png' },
+  out: { type: 'string', default: D.out, help: 'run directory: checkpoint, metrics.jsonl, samples/, loss.png (a new run needs it missing or empty)' },
+  force: { type: 'boolean', default: false, help: 'start a new run in a non-empty --out, overwriting its checkpoint' },
   resume: { type: 'string', default: undefined, help: 'continue the run in this directory exactly where its checkpoint left off' },
   init_from: { type: 'string', default: undefined, help: 'weak-to-strong: start from a checkpoint trained at a smaller --img_size' },
   backend: { type: 'string', default: D.backend, help: `training engine: auto (the fastest present, fastest first: ${ENGINE_PRIORITY.join(' > ')}) or one of them; ort runs the whole step as one ONNX graph on onnxruntime` },
@@ -41,8 +43,6 @@ const FLAGS = {
   threads: { type: 'number', default: undefined, help: 'ort: intra-op threads (default: one per core); wasm: threads a large matmul is split across (default 1; more is opt-in, less tested); 0: one per core' },
 } satisfies FlagSpec;
 
-const POSITIVE_INT = ['epochs', 'batch_size', 'log_every', 'sample_every', 'save_every', 'sample_count', 'sample_steps'];
-
 async function main() {
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -51,14 +51,7 @@ async function main() {
   }
   const f = parseFlags(argv, FLAGS, 'liquidflow-train') as unknown as TrainOptions;
   if (!(NODE_DEVICES as readonly string[]).includes(f.device)) throw new Error(`--device must be one of ${NODE_DEVICES.join(', ')}, got '${f.device}'`);
-  for (const k of POSITIVE_INT) {
-    const v = (f as unknown as Record<string, number>)[k];
-    if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got ${v}`);
-  }
-  for (const k of ['seed', 'steps', 'img_size', 'warmup_steps', 'lr_decay_steps', 'physics_warmup', 'prefetch', 'threads'] as const) {
-    const v = f[k];
-    if (v !== undefined && (!Number.isInteger(v) || (k !== 'seed' && v < 0))) throw new Error(`--${k} must be ${k === 'seed' ? 'an integer' : 'a non-negative integer'}, got ${v}`);
-  }
+  checkTrainOptions(f as unknown as Record<string, unknown>, (k) => `--${k}`);
   const explicit = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0].replace(/-/g, '_')));
   // Ctrl-C (or SIGTERM) finishes the step under way and writes a checkpoint; a second one quits at once, which is
   // safe too (checkpoints are atomic) but loses the steps since the last save.

@@ -20,5 +20,7 @@ export * from './engine.js';
 export * from './tfjs-engine.js';
 export * from './ort-engine.js';
 export * from './train.js';
+export * from './train-options.js';
+export * from './run-dir.js';
 export * from './datasets/index.js';
 export * from './gemm.js';

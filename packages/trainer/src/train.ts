@@ -2,7 +2,7 @@
 // weak-to-strong init, then one loop that logs every log_every steps, draws a sample grid and the loss curve every
 // sample_every steps, and atomically saves one checkpoint (weights, EMA, optimizer, config, step, seed, options)
 // every save_every steps and at the end.
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -14,6 +14,8 @@ import { TfjsEngine } from './tfjs-engine.js';
 import { installWasmKernels } from './wasm-kernels.js';
 import { type Checkpoint, CheckpointError, NonFiniteWeightsError, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { checkRunDir } from './run-dir.js';
+import { checkTrainOptions } from './train-options.js';
 import { freshCheckpoint } from './init-checkpoint.js';
 import type { AdamWOptions } from './adamw.js';
 import { NonFiniteLossError, type LossParts } from './flow-loss.js';
@@ -65,6 +67,8 @@ export interface TrainOptions {
    * RECHECK_MS). 0: one per core.
    */
   threads?: number;
+  /** Start a new run in a non-empty --out (run-dir.ts refuses that otherwise). */
+  force?: boolean;
 }
 
 export const TRAIN_DEFAULTS: TrainOptions = {
@@ -152,6 +156,7 @@ export async function train(
   let o = { ...opts };
   let ckpt: Checkpoint;
   let config: LiquidFlowConfig;
+  await checkRunDir(o, explicit);
 
   if (o.steps === 0 && !o.resume && !o.init_from) {
     // An initialized checkpoint: no data, no backend needed.
@@ -172,6 +177,8 @@ export async function train(
     }
     const saved = (ckpt.train ?? {}) as Partial<TrainOptions>;
     for (const k of RUN_FIELDS) if (!explicit.has(k) && saved[k] !== undefined) (o as Record<string, unknown>)[k] = saved[k];
+    // Saved options get the flags' checks: a corrupt or hand-edited train record fails here, naming the field.
+    checkTrainOptions(Object.fromEntries(RUN_FIELDS.filter((k) => !explicit.has(k)).map((k) => [k, saved[k]])), (k) => `${where}: field 'train.${k}'`, (m) => new CheckpointError(m));
     if (!explicit.has('out')) o.out = o.resume;
     if (!ckpt.optimizer) throw new CheckpointError(`${where}: has no optimizer state (written with --steps 0?); start a new run with --init_from instead`);
     log(`resuming ${o.resume} at step ${ckpt.step}`);
@@ -240,7 +247,7 @@ export async function train(
   } else {
     engine = new TfjsEngine(config, ckpt, adam);
   }
-  const trainRecord = { ...o, model_size: config.variant, img_size: config.img_size, steps: total, resume: undefined, init_from: undefined };
+  const trainRecord = { ...o, model_size: config.variant, img_size: config.img_size, steps: total, resume: undefined, init_from: undefined, force: undefined };
 
   let step = ckpt.step;
   let lastSaved = step;
@@ -249,14 +256,14 @@ export async function train(
     lastSaved = step;
   };
   const pictures = async () => {
-    await writeFile(join(o.out, 'samples', `step_${String(step).padStart(8, '0')}.png`), await sampleGridPng(await engine.emaVelocity(), config, o.sample_count, o.sample_steps, 0));
+    await writeFileAtomic(join(o.out, 'samples', `step_${String(step).padStart(8, '0')}.png`), await sampleGridPng(await engine.emaVelocity(), config, o.sample_count, o.sample_steps, 0));
     const series: CurveSeries[] = [
       { name: 'loss', color: [220, 50, 47], points: history.map((r) => ({ step: r.step, value: r.loss })) },
       { name: 'flow', color: [38, 139, 210], points: history.map((r) => ({ step: r.step, value: r.flow })) },
       { name: 'smooth', color: [133, 153, 0], points: history.map((r) => ({ step: r.step, value: r.smooth })) },
       { name: 'tv', color: [108, 113, 196], points: history.map((r) => ({ step: r.step, value: r.tv })) },
     ];
-    await writeFile(join(o.out, 'loss.png'), lossCurvePng(series));
+    await writeFileAtomic(join(o.out, 'loss.png'), lossCurvePng(series));
   };
 
   if (step >= total) {

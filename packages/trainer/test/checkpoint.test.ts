@@ -3,7 +3,9 @@
 // protocol: step-stamped weight files first, config.json (which names them) replaced last, old files deleted after.
 // A crash at any point leaves a config.json that names complete files.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { cp, mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { paramSpecs, resolveConfig, sizeOf } from '@liquidflow/core';
@@ -11,7 +13,8 @@ import { CheckpointError, freshCheckpoint, loadCheckpoint, readCheckpointConfig,
 
 // Fault injection: when failRenameTo is set, renaming a temp file onto a path with that basename fails, as if the
 // process died right before that rename. Every rename and rm is recorded (basenames) so the order can be checked.
-const fault = vi.hoisted(() => ({ failRenameTo: null as string | null, events: [] as string[] }));
+// Every path opened or resolved is recorded too, so a test can prove a file outside the checkpoint was never read.
+const fault = vi.hoisted(() => ({ failRenameTo: null as string | null, events: [] as string[], opened: [] as string[] }));
 vi.mock('node:fs/promises', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs/promises')>();
   const base = (p: unknown) => String(p).split('/').pop() as string;
@@ -26,7 +29,15 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     fault.events.push(`rm ${base(path)}`);
     return real.rm(path, opts);
   };
-  return { ...real, rename, rm, default: { ...real, rename, rm } };
+  const open = (async (path: import('node:fs').PathLike, ...rest: unknown[]) => {
+    fault.opened.push(String(path));
+    return (real.open as (...a: unknown[]) => unknown)(path, ...rest);
+  }) as typeof real.open;
+  const readFile = (async (path: unknown, ...rest: unknown[]) => {
+    fault.opened.push(String(path));
+    return (real.readFile as (...a: unknown[]) => unknown)(path, ...rest);
+  }) as typeof real.readFile;
+  return { ...real, rename, rm, open, readFile, default: { ...real, rename, rm, open, readFile } };
 });
 
 const cfg = resolveConfig('tiny', { img_size: 16, dim: 32, depth: 2, head_dim: 16, d_state: 8 });
@@ -80,6 +91,13 @@ async function editJson(path: string, edit: (j: any) => void): Promise<void> {
 }
 
 const readJson = async (path: string) => JSON.parse(await readFile(path, 'utf8'));
+
+/** Records the weight files' current checksums in config.json: as if the file had been saved this way. */
+async function rehash(dir: string): Promise<void> {
+  const sums: Record<string, string> = {};
+  for (const f of (await readdir(dir)).filter((x) => x.endsWith('.bin'))) sums[f] = createHash('sha256').update(await readFile(join(dir, f))).digest('hex');
+  await editJson(join(dir, 'config.json'), (j) => (j.files.sha256 = sums));
+}
 const tempFiles = async (dir: string) => (await readdir(dir)).filter((f) => f.includes('.tmp-'));
 
 beforeAll(async () => {
@@ -102,9 +120,14 @@ describe('round trip', () => {
     expect((await readFile(join(good, `optimizer-${TAG}.bin`))).length).toBe(2 * total * 4);
     const meta = await readJson(join(good, 'config.json'));
     expect(meta.format).toBe('liquidflow-checkpoint');
-    expect(meta.version).toBe(1);
+    expect(meta.version).toBe(2);
     expect(meta.step).toBe(STEP);
-    expect(meta.files).toEqual({ manifest: `model-${TAG}.json` });
+    expect(Object.keys(meta.files).sort()).toEqual(['manifest', 'sha256']);
+    expect(meta.files.manifest).toBe(`model-${TAG}.json`);
+    // One SHA-256 per weight file, of its bytes on disk.
+    const bins = stamped(STEP).filter((f) => f.endsWith('.bin')).sort();
+    expect(Object.keys(meta.files.sha256).sort()).toEqual(bins);
+    for (const f of bins) expect(meta.files.sha256[f]).toBe(createHash('sha256').update(await readFile(join(good, f))).digest('hex'));
     expect(meta.optimizer).toEqual({ step: 77 });
     const manifest = await readJson(join(good, `model-${TAG}.json`));
     expect(manifest.weightsManifest.map((g: { paths: string[] }) => g.paths)).toEqual([[`weights-${TAG}.bin`], [`ema-${TAG}.bin`], [`optimizer-${TAG}.bin`]]);
@@ -396,6 +419,7 @@ describe('load errors name the file and the problem', () => {
     const bytes = await readFile(path);
     bytes.writeFloatLE(NaN, offset * 4);
     await writeFile(path, bytes);
+    await rehash(dir); // a NaN saved with a valid checksum (the checksum test is below)
     const e = await loadError(dir);
     expect(e.message).toContain(path);
     expect(e.message).toContain(`'${entries[2].name}'`);
@@ -408,6 +432,7 @@ describe('load errors name the file and the problem', () => {
     const bytes = await readFile(path);
     bytes.writeFloatLE(-Infinity, bytes.length - 4);
     await writeFile(path, bytes);
+    await rehash(dir); // a NaN saved with a valid checksum (the checksum test is below)
     const last = (await readJson(manifestPath(dir))).weightsManifest[1].weights.at(-1).name;
     const e = await loadError(dir);
     expect(e.message).toContain(path);
@@ -421,6 +446,7 @@ describe('load errors name the file and the problem', () => {
     const bytes = await readFile(path);
     bytes.writeFloatLE(Infinity, 0);
     await writeFile(path, bytes);
+    await rehash(dir); // a NaN saved with a valid checksum (the checksum test is below)
     const e = await loadError(dir);
     expect(e.message).toContain(path);
     expect(e.message).toContain(`'adam_m/${names()[0]}'`);
@@ -446,6 +472,165 @@ describe('load errors name the file and the problem', () => {
     const e = await loadError(dir);
     expect(e.message).toContain(manifestPath(dir));
     expect(e.message).toContain(`'${victim}'`);
+  });
+});
+
+describe('hostile checkpoints: nothing outside the folder is read, malformed entries are CheckpointErrors', () => {
+  const configPath = (dir: string) => join(dir, 'config.json');
+  const manifestPath = (dir: string) => join(dir, `model-${TAG}.json`);
+  const weightsFile = `weights-${TAG}.bin`;
+
+  /** Every file's bytes, by name: loading must change none of them. */
+  async function snapshot(dir: string): Promise<Map<string, Buffer>> {
+    const out = new Map<string, Buffer>();
+    for (const f of (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile())) out.set(f.name, await readFile(join(dir, f.name)));
+    return out;
+  }
+
+  /** Loads `dir`, expects a CheckpointError whose message holds every part, and checks no file changed or was opened. */
+  async function refuses(dir: string, parts: string[], notOpened: string[] = []): Promise<Error> {
+    const before = await snapshot(dir);
+    fault.opened.length = 0;
+    const e = await loadError(dir);
+    for (const p of parts) expect(e.message, e.message).toContain(p);
+    for (const p of notOpened) expect(fault.opened, `${p} was opened`).not.toContain(p);
+    expect(await snapshot(dir)).toEqual(before);
+    return e;
+  }
+
+  const setPath = (dir: string, path: unknown) => editJson(manifestPath(dir), (j) => (j.weightsManifest[0].paths = [path]));
+
+  it("a manifest path with '..' to a file of the right size outside the folder: refused, the file is never opened", async () => {
+    const dir = await copyOfGood();
+    const outside = join(root, `outside-${n}.bin`);
+    await cp(join(dir, weightsFile), outside);
+    await setPath(dir, `../${basename(outside)}`);
+    await refuses(dir, [manifestPath(dir), `../${basename(outside)}`, "'..'"], [outside]);
+    expect(await readFile(outside)).toEqual(await readFile(join(good, weightsFile)));
+  });
+
+  it('an absolute manifest path (to a copy of the weights, and /etc/passwd): refused, never opened', async () => {
+    for (const target of [join(root, `abs-${n}.bin`), '/etc/passwd']) {
+      const dir = await copyOfGood();
+      if (target !== '/etc/passwd') await cp(join(dir, weightsFile), target);
+      await setPath(dir, target);
+      await refuses(dir, [manifestPath(dir), target, 'relative'], [target]);
+    }
+  });
+
+  it('a symbolic link inside the folder to a file outside it: refused, the target never opened', async () => {
+    const dir = await copyOfGood();
+    const outside = join(root, `linked-${n}.bin`);
+    await cp(join(dir, weightsFile), outside);
+    await rm(join(dir, weightsFile));
+    await symlink(outside, join(dir, weightsFile));
+    await refuses(dir, [join(dir, weightsFile), 'outside the checkpoint folder', outside], [outside]);
+  });
+
+  it('a symbolic link to /dev/zero: refused at once (it would be read until memory runs out)', async () => {
+    const dir = await copyOfGood();
+    await rm(join(dir, weightsFile));
+    await symlink('/dev/zero', join(dir, weightsFile));
+    await refuses(dir, [join(dir, weightsFile), 'outside the checkpoint folder'], ['/dev/zero']);
+  });
+
+  it('config.json as a symbolic link to a checkpoint elsewhere: refused', async () => {
+    const dir = await copyOfGood();
+    const other = await copyOfGood();
+    await rm(configPath(dir));
+    await symlink(configPath(other), configPath(dir));
+    await refuses(dir, [configPath(dir), 'outside the checkpoint folder'], [configPath(other)]);
+  });
+
+  it('a FIFO named by the manifest: refused without blocking; a directory: refused', async () => {
+    const dir = await copyOfGood();
+    execFileSync('mkfifo', [join(dir, 'fifo.bin')]);
+    await setPath(dir, 'fifo.bin');
+    await refuses(dir, [join(dir, 'fifo.bin'), 'not a regular file']);
+    const dir2 = await copyOfGood();
+    await setPath(dir2, '.');
+    await loadError(dir2);
+    const dir3 = await copyOfGood();
+    await mkdir(join(dir3, 'sub.bin'));
+    await setPath(dir3, 'sub.bin');
+    await refuses(dir3, [join(dir3, 'sub.bin'), 'not a regular file']);
+  });
+
+  it('a manifest describing far more bytes than the config needs (a sparse file can back any size): refused before reading', async () => {
+    const dir = await copyOfGood();
+    await editJson(manifestPath(dir), (j) => (j.weightsManifest[0].weights[0].shape = [2 ** 20, 2 ** 12]));
+    await refuses(dir, [manifestPath(dir), 'more than', String(64 * totalParams())], [join(dir, weightsFile)]);
+  });
+
+  it('a weight file of the wrong size is refused before any weight file is read', async () => {
+    const dir = await copyOfGood();
+    const path = join(dir, `optimizer-${TAG}.bin`);
+    await truncate(path, 8);
+    await refuses(dir, [path, 'truncated', '8 bytes'], [join(dir, weightsFile), join(dir, `ema-${TAG}.bin`)]);
+  });
+
+  // [description, edit of the parsed manifest, what the message must name]
+  const malformed: [string, (j: any) => void, string[]][] = [
+    ['weightsManifest is an object', (j) => (j.weightsManifest = {}), ["'weightsManifest'"]],
+    ['a null group', (j) => (j.weightsManifest[1] = null), ['weightsManifest[1]', 'null']],
+    ['a group without paths', (j) => delete j.weightsManifest[0].paths, ['weightsManifest[0].paths', 'nothing']],
+    ['a number as a path', (j) => (j.weightsManifest[0].paths = [42]), ['weightsManifest[0].paths', '42']],
+    ['paths a string, not a list', (j) => (j.weightsManifest[0].paths = 'weights.bin'), ['weightsManifest[0].paths', 'weights.bin']],
+    ['two paths in one group', (j) => (j.weightsManifest[0].paths = ['a.bin', 'b.bin']), ['weightsManifest[0].paths']],
+    ['weights null', (j) => (j.weightsManifest[2].weights = null), ['weightsManifest[2].weights', 'null']],
+    ['a null weight entry', (j) => (j.weightsManifest[0].weights[3] = null), ['weightsManifest[0].weights[3]', 'null']],
+    ['a weight without a name', (j) => delete j.weightsManifest[0].weights[1].name, ['weightsManifest[0].weights[1].name']],
+    ['a shape that is a string', (j) => (j.weightsManifest[0].weights[2].shape = '16,16'), ['weightsManifest[0].weights[2]', 'shape', '"16,16"']],
+    ['a missing shape', (j) => delete j.weightsManifest[1].weights[0].shape, ['weightsManifest[1].weights[0]', 'shape', 'nothing']],
+    ['a negative dimension', (j) => (j.weightsManifest[0].weights[0].shape = [-4, -1]), ['weightsManifest[0].weights[0]', '[-4,-1]']],
+    ['a fractional dimension', (j) => (j.weightsManifest[0].weights[0].shape = [2.5]), ['weightsManifest[0].weights[0]', '[2.5]']],
+    ['a shape whose size overflows', (j) => (j.weightsManifest[0].weights[0].shape = [1e300, 1e300]), ['weightsManifest[0].weights[0]', 'too large']],
+    ['an unknown dtype', (j) => (j.weightsManifest[0].weights[0].dtype = 'complex64'), ['weightsManifest[0].weights[0]', 'complex64', 'float32']],
+    ['a missing dtype', (j) => delete j.weightsManifest[0].weights[0].dtype, ['weightsManifest[0].weights[0]', 'dtype']],
+    ['a name listed twice', (j) => (j.weightsManifest[1].weights[0].name = j.weightsManifest[0].weights[0].name), ['weightsManifest[1].weights[0]', 'twice']],
+  ];
+  for (const [what, edit, parts] of malformed) {
+    it(`malformed manifest: ${what} is a CheckpointError naming the file and the entry, not a TypeError`, async () => {
+      const dir = await copyOfGood();
+      await editJson(manifestPath(dir), edit);
+      const e = await refuses(dir, [manifestPath(dir), ...parts]);
+      expect(e).not.toBeInstanceOf(TypeError);
+    });
+  }
+
+  it('a one-bit change in a weight file (still finite) is caught by its SHA-256, naming the file and config.json', async () => {
+    for (const file of [weightsFile, `optimizer-${TAG}.bin`]) {
+      const dir = await copyOfGood();
+      const path = join(dir, file);
+      const bytes = await readFile(path);
+      bytes[100] ^= 0x01; // the low mantissa bit of a float: still a finite number
+      await writeFile(path, bytes);
+      await refuses(dir, [path, 'SHA-256', configPath(dir), (await readJson(configPath(dir))).files.sha256[file]]);
+    }
+  });
+
+  for (const [what, edit, parts] of [
+    ['no files.sha256', (j: any) => delete j.files.sha256, ["'files.sha256'", 'nothing']],
+    ['a checksum that is not hex', (j: any) => (j.files.sha256[`ema-${TAG}.bin`] = 'abc'), ["'files.sha256'", `ema-${TAG}.bin`, '"abc"']],
+    ['no checksum for a file the manifest names', (j: any) => delete j.files.sha256[`ema-${TAG}.bin`], ["'files.sha256'", `ema-${TAG}.bin`]],
+    ["a string 'optimizer.step'", (j: any) => (j.optimizer.step = '77'), ["'optimizer.step'", '"77"']],
+    ["a negative 'optimizer.step'", (j: any) => (j.optimizer.step = -1), ["'optimizer.step'", '-1']],
+    ["a 'train' record that is not an object", (j: any) => (j.train = [1]), ["'train'"]],
+  ] as [string, (j: any) => void, string[]][]) {
+    it(`version-2 config.json with ${what}: refused, naming config.json and the field`, async () => {
+      const dir = await copyOfGood();
+      await editJson(configPath(dir), edit);
+      await refuses(dir, [configPath(dir), ...parts]);
+    });
+  }
+
+  it('a version-1 checkpoint (no checksums, as older runs wrote) still loads exactly', async () => {
+    const dir = await copyOfGood();
+    await editJson(configPath(dir), (j) => ((j.version = 1), delete j.files.sha256));
+    const back = await loadCheckpoint(dir);
+    expect(back.step).toBe(STEP);
+    for (const name of names()) expect(back.weights[name], name).toEqual(ckpt.weights[name]);
+    expect(back.optimizer!.step).toBe(77);
   });
 });
 

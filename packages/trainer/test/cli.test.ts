@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,15 @@ const CLI = join(repo, 'packages/trainer/dist/cli.js');
 function run(...args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd: repo, encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Every file under dir (relative path -> bytes): a refused command must leave all of them byte-identical. */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (e.isFile()) out[join(e.parentPath ?? e.path, e.name).slice(dir.length)] = (await readFile(join(e.parentPath ?? e.path, e.name))).toString('base64');
+  }
+  return out;
 }
 
 let tmp: string;
@@ -79,7 +88,8 @@ describe('liquidflow-train CLI', () => {
     expect(r.stdout).toBe('');
     expect((await readdir(out)).sort()).toEqual(['config.json', 'ema-00000000.bin', 'model-00000000.json', 'weights-00000000.bin']);
     const meta = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'));
-    expect(meta.files).toEqual({ manifest: 'model-00000000.json' });
+    expect(meta.files.manifest).toBe('model-00000000.json');
+    expect(Object.keys(meta.files.sha256).sort()).toEqual(['ema-00000000.bin', 'weights-00000000.bin']);
     expect(meta.optimizer).toBeUndefined();
     const ck = await loadCheckpoint(out);
     expect(ck.step).toBe(0);
@@ -94,11 +104,66 @@ describe('liquidflow-train CLI', () => {
     expect((await readFile(join(out, 'ema-00000000.bin'))).equals(await readFile(join(out, 'weights-00000000.bin')))).toBe(true);
   });
 
-  it('--steps 0 twice into the same directory leaves one checkpoint', async () => {
+  it('--steps 0 twice into the same directory: refused the second time; with --force it leaves one checkpoint', async () => {
     const out = join(tmp, 'twice');
-    for (const seed of ['1', '2']) expect(run('--model_size', 'tiny', '--img_size', '16', '--steps', '0', '--seed', seed, '--out', out).code).toBe(0);
+    expect(run('--model_size', 'tiny', '--img_size', '16', '--steps', '0', '--seed', '1', '--out', out).code).toBe(0);
+    const before = await snapshot(out);
+    const refused = run('--model_size', 'tiny', '--img_size', '16', '--steps', '0', '--seed', '2', '--out', out);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`--out ${out} is not empty`);
+    expect(refused.stderr).toContain(`--resume ${out}`);
+    expect(refused.stderr).toContain('--force');
+    expect(await snapshot(out)).toEqual(before);
+    expect(run('--model_size', 'tiny', '--img_size', '16', '--steps', '0', '--seed', '2', '--out', out, '--force').code).toBe(0);
     expect((await readdir(out)).sort()).toEqual(['config.json', 'ema-00000000.bin', 'model-00000000.json', 'weights-00000000.bin']);
     expect((await loadCheckpoint(out)).seed).toBe(2);
+  });
+
+  describe('--out of a new run must be missing or empty (or --force)', () => {
+    it('a folder with an unrelated config.json and other files: refused, every file byte-identical, naming them', async () => {
+      const out = join(tmp, 'unrelated');
+      await mkdir(join(out, 'sub'), { recursive: true });
+      await writeFile(join(out, 'config.json'), '{"name": "my web app"}\n');
+      await writeFile(join(out, 'notes.txt'), 'keep me');
+      await writeFile(join(out, 'sub', 'loss.png'), 'not a png');
+      const before = await snapshot(out);
+      const r = run('--model_size', 'tiny', '--img_size', '16', '--steps', '0', '--out', out);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^liquidflow-train: --out .*unrelated is not empty \(it holds config\.json, notes\.txt, sub\)/);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(await snapshot(out)).toEqual(before);
+      expect(await readdir(out)).toEqual(expect.arrayContaining(['config.json', 'notes.txt', 'sub']));
+      expect((await readdir(out)).length).toBe(3);
+    });
+
+    it('another run\'s checkpoint is not overwritten by --init_from or by --resume elsewhere with --out pointing at it', async () => {
+      const other = join(tmp, 'other-run');
+      const src = join(tmp, 'src-run');
+      for (const d of [other, src]) expect(run('--model_size', 'tiny', '--img_size', '16', '--steps', '0', '--out', d).code).toBe(0);
+      const before = await snapshot(other);
+      const r1 = run('--init_from', src, '--img_size', '32', '--steps', '0', '--out', other);
+      expect(r1.code).toBe(1);
+      expect(r1.stderr).toContain(`--out ${other} is not empty`);
+      const r2 = run('--resume', src, '--steps', '3', '--out', other);
+      expect(r2.code).toBe(1);
+      expect(r2.stderr).toContain(`--out ${other} is not empty`);
+      expect(await snapshot(other)).toEqual(before);
+    });
+
+    it('a file as --out is refused even with --force; an existing empty folder is accepted', async () => {
+      const file = join(tmp, 'a-file');
+      await writeFile(file, 'data');
+      for (const extra of [[], ['--force']]) {
+        const r = run('--model_size', 'tiny', '--img_size', '16', '--steps', '0', '--out', file, ...extra);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain(`--out ${file}: exists and is not a folder`);
+      }
+      expect(await readFile(file, 'utf8')).toBe('data');
+      const empty = join(tmp, 'empty-out');
+      await mkdir(empty);
+      expect(run('--model_size', 'tiny', '--img_size', '16', '--steps', '0', '--out', empty).code).toBe(0);
+      expect((await loadCheckpoint(empty)).step).toBe(0);
+    });
   });
 
   it('same seed gives byte-identical weights-00000000.bin, a different seed different bytes', async () => {
@@ -143,6 +208,24 @@ describe('liquidflow-train CLI', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
     expect(existsSync(join(tmp, 'never3'))).toBe(false);
+  });
+
+  it('absurd sizes fail before any allocation, naming the flag or field, the value and the limit', () => {
+    for (const [flags, parts] of [
+      [['--img_size', '0'], ['--img_size must be a positive integer, got 0']],
+      [['--img_size', '1e9'], ["'img_size'", '1000000000', 'limit of 2048']],
+      [['--batch_size', '1e9'], ['--batch_size is 1000000000, above the limit of 4096']],
+      [['--sample_count', '1e9'], ['--sample_count is 1000000000, above the limit of 1024']],
+      [['--sample_steps', '1e9'], ['--sample_steps is 1000000000, above the limit of 10000']],
+      [['--ema_decay', '2'], ['--ema_decay is 2, above the limit of 1']],
+      [['--lr', '-1'], ['--lr must be a non-negative number, got -1']],
+    ] as const) {
+      const r = run('--model_size', 'tiny', '--img_size', '16', '--steps', '0', ...flags, '--out', join(tmp, 'never5'));
+      expect(r.code, flags.join(' ')).toBe(1);
+      for (const p of parts) expect(r.stderr, flags.join(' ')).toContain(p);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(existsSync(join(tmp, 'never5'))).toBe(false);
   });
 
   it('an unknown --dataset names the known ones; a --data_dir without the files names the missing file', () => {

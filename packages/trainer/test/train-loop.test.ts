@@ -3,7 +3,7 @@
 // optimizer state), a NaN/Inf loss stopping the run, resume refusals, and weak-to-strong init at a larger size.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dims } from '@liquidflow/core';
@@ -155,6 +155,45 @@ describe('--resume refusals', () => {
     expect(e2.message).toMatch(/model_size small.*'tiny'/);
     expect(await readFile(join(runA, 'config.json'), 'utf8')).toBe(before);
     expect((await loadCheckpoint(runA)).step).toBe(5);
+  });
+
+  // A train record that a flag could never produce (hand-edited, corrupt): checked like the flags, before anything runs.
+  for (const [field, value, expected] of [
+    ['batch_size', -4, 'must be a positive integer, got -4'],
+    ['batch_size', '8', "must be a positive integer, got '8'"],
+    ['batch_size', 1e9, 'is 1000000000, above the limit of 4096'],
+    ['lr', 'fast', "must be a non-negative number, got 'fast'"],
+    ['flip', 'yes', "must be a boolean, got 'yes'"],
+    ['sample_steps', 1e9, 'is 1000000000, above the limit of 10000'],
+    ['seed', 0.5, 'must be an integer, got 0.5'],
+    ['steps', null, 'must be a non-negative integer, got null'],
+  ] as const) {
+    it(`a saved train.${field} of ${JSON.stringify(value)} is a CheckpointError naming config.json and the field; nothing changes`, async () => {
+      const dir = join(root, `bad-train-${field}-${String(value)}`);
+      await cp(runA, dir, { recursive: true });
+      const cfgPath = join(dir, 'config.json');
+      const meta = JSON.parse(await readFile(cfgPath, 'utf8'));
+      meta.train[field] = value;
+      await writeFile(cfgPath, JSON.stringify(meta));
+      const before = await Promise.all((await readdir(dir)).sort().map(async (f) => [f, existsSync(join(dir, f, '.')) ? 'dir' : (await readFile(join(dir, f))).toString('base64')]));
+      const e = await trainError(smallRun(root, data, { resume: dir, steps: 8 }), new Set(['resume', 'steps'].filter((k) => k !== field)));
+      expect(e).toBeInstanceOf(CheckpointError);
+      expect(e.message).toBe(`${cfgPath}: field 'train.${field}' ${expected}`);
+      const after = await Promise.all((await readdir(dir)).sort().map(async (f) => [f, existsSync(join(dir, f, '.')) ? 'dir' : (await readFile(join(dir, f))).toString('base64')]));
+      expect(after).toEqual(before);
+    });
+  }
+
+  it('a bad saved value that a flag overrides is not used, so it is not an error', async () => {
+    const dir = join(root, 'bad-train-overridden');
+    await cp(runA, dir, { recursive: true });
+    const cfgPath = join(dir, 'config.json');
+    const meta = JSON.parse(await readFile(cfgPath, 'utf8'));
+    meta.train.batch_size = -4;
+    await writeFile(cfgPath, JSON.stringify(meta));
+    // Resuming a finished run (step 5 of 5) trains nothing, so this is cheap.
+    const r = await train(smallRun(root, data, { resume: dir, batch_size: 4 }), new Set(['resume', 'batch_size']), () => {});
+    expect(r.step).toBe(5);
   });
 
   it('an --img_size equal to the checkpoint is accepted (not a mismatch)', async () => {

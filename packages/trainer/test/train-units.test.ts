@@ -2,14 +2,14 @@
 // (a function of (seed, step) alone), the position-table resampling of weak-to-strong init, the fixture's IDX format,
 // and NonFiniteLossError from trainStep.
 import { describe, expect, it } from 'vitest';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { createGzip, gunzipSync, gzipSync } from 'node:zlib';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { dims, resolveConfig } from '@liquidflow/core';
 import {
-  AdamW, NonFiniteLossError, TfModel, emaDecayAt, epochOrder, freshCheckpoint, learningRate, loadFashionMnist, makeBatch,
+  AdamW, DatasetError, MAX_IDX_BYTES, NonFiniteLossError, checkDecodedSize, TfModel, emaDecayAt, epochOrder, freshCheckpoint, learningRate, loadFashionMnist, makeBatch,
   parseIdxImages, physicsWarmup, resizePosEmbed, trainStep, weightsForImageSize, type ImageDataset,
 } from '@liquidflow/trainer';
 import { idxImages, syntheticImages } from './helpers';
@@ -262,6 +262,55 @@ describe('Fashion-MNIST IDX fixture (the real on-disk format)', () => {
     expect(() => parseIdxImages(bytes.subarray(0, 100), 'x.idx')).toThrow(/x\.idx: truncated: 100 bytes/);
     expect(() => parseIdxImages(bytes.subarray(0, 10), 'x.idx')).toThrow(/too short/);
   });
+
+  it('a header claiming more images than the file holds names the claim and what the file holds', () => {
+    const bytes = idxImages(syntheticImages(3), 3, 28, 28);
+    new DataView(bytes.buffer).setUint32(4, 4_000_000_000); // billions of images in a 2 KB file
+    const e = (() => {
+      try {
+        parseIdxImages(bytes, 'x.idx');
+      } catch (err) {
+        return err as Error;
+      }
+      throw new Error('parseIdxImages accepted the header');
+    })();
+    expect(e).toBeInstanceOf(DatasetError);
+    expect(e.message).toContain('x.idx');
+    expect(e.message).toContain('4000000000 images of 28x28');
+    expect(e.message).toContain('the file holds 3');
+  });
+
+  it('a header describing 0x0 images (or 0 images) is refused, not trained on as blanks', () => {
+    for (const [count, rows, cols, what] of [[1_000_000, 0, 0, '0x0 pixels'], [5, 28, 0, '28x0 pixels'], [0, 28, 28, '0 images']] as const) {
+      const bytes = idxImages(new Uint8Array(0), count, rows, cols);
+      expect(() => parseIdxImages(bytes, 'x.idx')).toThrow(DatasetError);
+      expect(() => parseIdxImages(bytes, 'x.idx')).toThrow(new RegExp(`^x\\.idx: header describes .*${what}`));
+    }
+  });
+
+  it('a dataset whose decoded pixels exceed the memory is refused before allocating, naming count, size and bytes', () => {
+    expect(() => checkDecodedSize(60000, 128, 'f.idx', 1e9)).toThrow(/f\.idx: 60000 images at 128x128 need 2949120000 bytes.*1000000000/);
+    expect(() => checkDecodedSize(60000, 28, 'f.idx', 1e9)).not.toThrow();
+  });
+
+  it('loadFashionMnist refuses a gzip that decompresses to more than the IDX limit (a gzip bomb)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'liquidflow-idx-'));
+    try {
+      // MAX_IDX_BYTES + 1 of zeros compresses to ~0.5 MB; built in streamed chunks so the test itself stays small.
+      const gz = createGzip({ level: 1 });
+      const chunks: Buffer[] = [];
+      gz.on('data', (c: Buffer) => chunks.push(c));
+      const done = new Promise((r) => gz.on('end', r));
+      const zeros = Buffer.alloc(2 ** 24);
+      for (let i = 0; i < MAX_IDX_BYTES / zeros.length; i++) if (!gz.write(zeros)) await new Promise((r) => gz.once('drain', r));
+      gz.end(Buffer.alloc(1));
+      await done;
+      await writeFile(join(dir, 'train-images-idx3-ubyte.gz'), Buffer.concat(chunks));
+      await expect(loadFashionMnist(16, dir)).rejects.toThrow(/train-images-idx3-ubyte\.gz: decompresses to more than the limit of 536870912 bytes/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('loadFashionMnist decodes the gzipped fixture, inverted and replicated to RGB at the training size', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'liquidflow-idx-'));

@@ -1,6 +1,7 @@
 // A dataset is decoded once into memory at the training resolution: uint8 RGB images [count, size, size, 3].
 // Every batch after that is a cheap copy, built ahead of the step in a worker thread (batch-prefetch.ts), so data
 // loading never starves the training step (the loop still times how long a step waits for its batch).
+import { totalmem } from 'node:os';
 
 export interface ImageDataset {
   name: string;
@@ -14,6 +15,17 @@ export interface ImageDataset {
 
 export class DatasetError extends Error {
   override name = 'DatasetError';
+}
+
+/**
+ * Refuses, before allocating, a dataset whose decoded pixels (count * size^2 * 3 bytes, all held in memory) would not
+ * fit in this machine's memory: a header's or a folder's count times the training size can ask for terabytes.
+ */
+export function checkDecodedSize(count: number, size: number, where: string, memory = totalmem()): void {
+  const bytes = count * size * size * 3;
+  if (bytes > memory) {
+    throw new DatasetError(`${where}: ${count} images at ${size}x${size} need ${bytes} bytes decoded, more than this machine's memory (${memory} bytes); use fewer images or a smaller --img_size`);
+  }
 }
 
 /** Progress of a long load (decoding thousands of files), for the trainer's progress line. */

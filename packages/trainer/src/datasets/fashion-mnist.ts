@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { centerCropResize, DatasetError, type ImageDataset, type LoadProgress } from './dataset.js';
+import { centerCropResize, checkDecodedSize, DatasetError, type ImageDataset, type LoadProgress } from './dataset.js';
 
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 const FILES = ['train-images-idx3-ubyte.gz', 'train-images-idx3-ubyte'];
@@ -18,10 +18,20 @@ export function parseIdxImages(bytes: Uint8Array, where: string): { count: numbe
   const count = view.getUint32(4);
   const rows = view.getUint32(8);
   const cols = view.getUint32(12);
+  // A header is only a claim: 0x0 images would train on blanks, and a count the file cannot hold must fail here,
+  // before the decoder allocates count * size^2 * 3 bytes for it.
+  if (rows === 0 || cols === 0) throw new DatasetError(`${where}: header describes images of ${rows}x${cols} pixels; expected at least 1x1`);
+  if (count === 0) throw new DatasetError(`${where}: header describes 0 images`);
   const need = 16 + count * rows * cols;
-  if (bytes.length < need) throw new DatasetError(`${where}: truncated: ${bytes.length} bytes, header describes ${need}`);
+  if (bytes.length < need) {
+    const room = Math.floor((bytes.length - 16) / (rows * cols));
+    throw new DatasetError(`${where}: truncated: ${bytes.length} bytes, header describes ${need} (${count} images of ${rows}x${cols}; the file holds ${room})`);
+  }
   return { count, rows, cols, pixels: bytes.subarray(16, need) };
 }
+
+/** Decompressed IDX limit: ten times Fashion-MNIST's 47 MB; a gzip bomb stops here instead of filling memory. */
+export const MAX_IDX_BYTES = 2 ** 29;
 
 export async function loadFashionMnist(size: number, dir = FASHION_MNIST_DIR, onProgress?: LoadProgress): Promise<ImageDataset> {
   const file = FILES.map((f) => join(dir, f)).find(existsSync);
@@ -31,12 +41,14 @@ export async function loadFashionMnist(size: number, dir = FASHION_MNIST_DIR, on
   let bytes = new Uint8Array(await readFile(file));
   if (file.endsWith('.gz')) {
     try {
-      bytes = new Uint8Array(gunzipSync(bytes));
+      bytes = new Uint8Array(gunzipSync(bytes, { maxOutputLength: MAX_IDX_BYTES }));
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new DatasetError(`${file}: decompresses to more than the limit of ${MAX_IDX_BYTES} bytes`);
       throw new DatasetError(`${file}: not a valid gzip file (${(e as Error).message})`);
     }
   }
   const idx = parseIdxImages(bytes, file);
+  checkDecodedSize(idx.count, size, file);
   const pixels = new Uint8Array(idx.count * size * size * 3);
   const rgb = new Uint8Array(idx.rows * idx.cols * 3);
   for (let i = 0; i < idx.count; i++) {
