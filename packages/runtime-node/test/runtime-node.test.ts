@@ -85,7 +85,8 @@ describe('LiquidFlow (Node)', () => {
     }, 5);
     const stepTimes: number[] = [];
     let prev = 0;
-    await slow.generate({ count: 2, steps: 4, seed: 0, onProgress: (p) => (stepTimes.push(p.elapsed - prev), (prev = p.elapsed)) });
+    // count 4: on a fast host (AMX) two 128 px images take only ~125 ms a step, too short to tell a stall from a step.
+    await slow.generate({ count: 4, steps: 4, seed: 0, onProgress: (p) => (stepTimes.push(p.elapsed - prev), (prev = p.elapsed)) });
     clearInterval(timer);
     await slow.dispose();
     // Were run() on this thread, the timer would stall for a whole model call each step. A loaded machine delays
