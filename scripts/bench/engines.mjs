@@ -15,10 +15,17 @@ const SHAPES = [
   { size: 128, batch: 4, steps: { ort: 3, wasm: 1 } },
 ];
 
+/** One engine at one shape in a child process; a child that fails (the wasm heap runs out at 128 px) is a row too. */
 function measure(engine, size, batch, steps, threads) {
   progress(`engines: ${engine} ${size}px b${batch}, ${threads} thread${threads === 1 ? '' : 's'}`);
-  const out = execFileSync(process.execPath, [CHILD, engine, String(size), String(batch), String(steps), String(threads)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  return JSON.parse(out.trim().split('\n').pop());
+  try {
+    const out = execFileSync(process.execPath, [CHILD, engine, String(size), String(batch), String(steps), String(threads)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+    return JSON.parse(out.trim().split('\n').pop());
+  } catch (e) {
+    // The tfjs wasm module prints its whole minified source with an uncaught error: keep the error line alone.
+    const line = String(e.stderr ?? e.message).split('\n').find((l) => /Error|Aborted/.test(l)) ?? 'failed';
+    return { error: line.trim().slice(0, 80) };
+  }
 }
 
 export async function enginesSection(ctx) {
@@ -32,9 +39,10 @@ export async function enginesSection(ctx) {
     const gflops = (3 * ort.forward_gflop) / (ort.step_ms / 1000);
     const base = { size, batch };
     rows.push({ ...base, engine: `ort (${cores} threads)`, steps_per_s: 1000 / ort.step_ms, step_ms: ort.step_ms, gflops, pct_roof: (100 * gflops) / ctx.matmulGflops,
-      nodes: ort.nodes, session_s: ort.session_s, rss: ort.peak_rss_mb, vs_wasm: wasm1.step_ms / ort.step_ms, vs_wasm_n: wasmN.step_ms / ort.step_ms });
-    rows.push({ ...base, engine: 'wasm (1 thread)', steps_per_s: 1000 / wasm1.step_ms, step_ms: wasm1.step_ms, rss: wasm1.peak_rss_mb });
-    if (cores > 1) rows.push({ ...base, engine: `wasm (${cores} threads)`, steps_per_s: 1000 / wasmN.step_ms, step_ms: wasmN.step_ms, rss: wasmN.peak_rss_mb });
+      nodes: ort.nodes, session_s: ort.session_s, rss: ort.peak_rss_mb, vs_wasm: wasm1.step_ms / ort.step_ms, vs_wasm_n: wasmN.step_ms / ort.step_ms, error: ort.error });
+    const wasmRow = (r, name) => ({ ...base, engine: name, steps_per_s: 1000 / r.step_ms, step_ms: r.step_ms, rss: r.peak_rss_mb, error: r.error });
+    rows.push(wasmRow(wasm1, 'wasm (1 thread)'));
+    if (cores > 1) rows.push(wasmRow(wasmN, `wasm (${cores} threads)`));
   }
   const r32 = rows.find((r) => r.size === 32 && r.engine.startsWith('ort'));
   return {
@@ -52,6 +60,7 @@ export async function enginesSection(ctx) {
       { key: 'nodes', header: 'nodes' },
       { key: 'session_s', header: 'session s', fmt: fixed(2) },
       { key: 'rss', header: 'peak RSS MB', fmt: fixed(0) },
+      { key: 'error', header: 'error', align: 'left', fmt: (v) => v ?? '' },
     ],
     rows,
     notes: ['GFLOP/s = 3 x forward MatMul FLOPs per step / step time; x wasm = the wasm engine\'s ms/step over the ORT engine\'s'],
