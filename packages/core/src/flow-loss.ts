@@ -9,8 +9,9 @@ import type { Operand, Ops } from './ops.js';
 export interface LossTerms<T> {
   total: T;
   flow: T;
-  smooth: T;
-  tv: T;
+  /** Absent when the physics terms were skipped (both weights the number 0). */
+  smooth?: T;
+  tv?: T;
 }
 
 /** Mean of every element, as a scalar []. */
@@ -35,18 +36,17 @@ function totalVariation<T>(ops: Ops<T>, x: T): T {
 
 /**
  * The loss of `velocity` on a batch: x0 and noise [B, C, H, W], t [B]. Physics weights given as numbers that are both
- * 0 skip the physics terms (reported as 0); given as values (the ONNX step's inputs), they are always computed.
+ * 0 skip the physics terms; given as values (the ONNX step's inputs), they are always computed.
  */
 export function flowMatchingLoss<T>(
   ops: Ops<T>, velocity: (xt: T, t: T) => T, x0: T, noise: T, t: T, physics: { smooth: Operand<T>; tv: Operand<T> },
-  zero: () => T,
 ): LossTerms<T> {
   const tb = ops.reshape(t, [-1, 1, 1, 1]);
   const xt = ops.add(ops.mul(ops.add(ops.neg(tb), 1), x0), ops.mul(tb, noise));
   const pred = velocity(xt, t);
   const err = ops.sub(pred, ops.sub(noise, x0));
   const flow = meanAll(ops, ops.mul(err, err));
-  if (physics.smooth === 0 && physics.tv === 0) return { total: flow, flow, smooth: zero(), tv: zero() };
+  if (physics.smooth === 0 && physics.tv === 0) return { total: flow, flow };
   const x0hat = ops.sub(xt, ops.mul(tb, pred));
   const lap = laplacian(ops, x0hat);
   const smooth = meanAll(ops, ops.mul(lap, lap));

@@ -67,11 +67,9 @@ export function buildTrainingStep(cfg: LiquidFlowConfig, batch: number, adam: Ad
   const k = Object.fromEntries(STEP_SCALARS.map((n) => [n, ops.input(n, [])])) as Record<StepScalar, SymValue>;
 
   // Forward and loss. Parameters are sliced out of the flat vector as the model reaches them.
-  const terms = ops.scope('loss', () =>
-    flowMatchingLoss(ops, (xt, tt) => liquidFlow(ops, cfg, xt, tt), x0, noise, t, { smooth: k.lambda_smooth, tv: k.lambda_tv }, () => {
-      throw new Error('unreachable: the step always computes the physics terms');
-    }),
-  );
+  const loss = ops.scope('loss', () => flowMatchingLoss(ops, (xt, tt) => liquidFlow(ops, cfg, xt, tt), x0, noise, t, { smooth: k.lambda_smooth, tv: k.lambda_tv }));
+  // Weights given as graph inputs are never the number 0, so the physics terms are always there.
+  const terms = { ...loss, smooth: loss.smooth as SymValue, tv: loss.tv as SymValue };
   const forwardFlops = ops.matmulFlopsPerSample;
 
   // Gradients of each parameter (not of the flat vector: that would pad every one to P), then one flat vector.

@@ -3,7 +3,7 @@
 // (ort-engine.ts: the whole step as one ONNX graph). The training loop (train.ts) sees only this interface, so
 // checkpoints, resume, signals, metrics and pictures behave the same on both, and a run can switch engines on resume.
 import type { VelocityFn, Weights } from '@liquidflow/core';
-import { BACKEND_PRIORITY, type BackendName, isMissingModule, selectBackend } from './backend.js';
+import { type BackendName, isMissingModule, selectBackend } from './backend.js';
 import type { OptimizerState } from './checkpoint.js';
 import type { LossParts, PhysicsWeights } from './flow-loss.js';
 
@@ -80,5 +80,3 @@ export function describeEngineChoice(c: EngineChoice): string {
   const what = c.name === 'ort' ? 'ort: the training step as one ONNX graph on onnxruntime-node' : `TensorFlow.js ${c.name}`;
   return `training engine: ${what}${why}`;
 }
-
-export const isTfjsBackend = (name: EngineName): name is BackendName => (BACKEND_PRIORITY as readonly string[]).includes(name);

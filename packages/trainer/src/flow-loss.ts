@@ -20,8 +20,8 @@ export interface LossParts {
 
 /** Returns the total loss (for gradients) and its parts (kept scalars, for logging): core's one definition of it. */
 export function flowMatchingLoss(model: TfModel, x0: tf.Tensor, noise: tf.Tensor, t: tf.Tensor, physics: PhysicsWeights = { smooth: 0, tv: 0 }) {
-  const l = coreFlowLoss(model.ops, (xt, tt) => model.forward(xt, tt), x0, noise, t, physics, () => tf.scalar(0));
-  return { ...l, total: l.total as tf.Scalar };
+  const l = coreFlowLoss(model.ops, (xt, tt) => model.forward(xt, tt), x0, noise, t, physics);
+  return { total: l.total as tf.Scalar, flow: l.flow, smooth: l.smooth ?? tf.scalar(0), tv: l.tv ?? tf.scalar(0) };
 }
 
 /** One optimizer step on a batch; returns the loss parts measured before the update. */
