@@ -59,6 +59,7 @@ export function buildTrainingStep(cfg: LiquidFlowConfig, batch: number, adam: Ad
   const P = layout.size;
   const { in_channels: c, img_size: s } = cfg;
   const image = [batch, c, s, s];
+  // paramValue runs only once the model asks for a parameter, after `state` below exists.
   const ops: OnnxOps = new OnnxOps({ paramValue: (name, shape) => flatParams(ops, layout, state.weights)(name, shape) });
   const state = Object.fromEntries(STATE_NAMES.map((n) => [n, ops.input(n, [P])])) as Record<(typeof STATE_NAMES)[number], SymValue>;
   const x0 = ops.input('x0', image);

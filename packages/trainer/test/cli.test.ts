@@ -55,6 +55,16 @@ describe('liquidflow-train CLI', () => {
     expect(existsSync(join(tmp, 'never'))).toBe(false);
   });
 
+  it('--backend and --device name their valid values when given a wrong one', () => {
+    const b = run('--backend', 'tpu', '--steps', '3', '--out', join(tmp, 'never-backend'));
+    expect(b.code).not.toBe(0);
+    expect(b.stderr).toMatch(/unknown backend 'tpu': expected auto or one of tensorflow-gpu, ort, tensorflow, wasm, cpu/);
+    const d = run('--device', 'tpu', '--steps', '3', '--out', join(tmp, 'never-device'));
+    expect(d.code).not.toBe(0);
+    expect(d.stderr).toContain("--device must be one of auto, cpu, cuda, got 'tpu'");
+    expect(existsSync(join(tmp, 'never-backend')) || existsSync(join(tmp, 'never-device'))).toBe(false);
+  });
+
   it('a flag without a value fails naming it', () => {
     const r = run('--out');
     expect(r.code).not.toBe(0);
