@@ -2,7 +2,7 @@ export { LiquidFlow, type LoadOptions, type GenerateOptions } from './liquidflow
 export { WorkerLiquidFlow, createWorkerLiquidFlow, type WorkerLoadOptions } from './worker-client.js';
 export { WEB_DEVICES, wasmThreads, type WebDevice, type WasmOptions } from './devices.js';
 export {
-  fetchModel, clearCache, isCached, sha256Hex, CACHE_NAME,
+  fetchModel, clearCache, isCached, sha256Hex, CACHE_NAME, ModelDownloadError, DEFAULT_STALL_TIMEOUT_MS, DEFAULT_MAX_MODEL_BYTES,
   type ModelSource, type ProgressEvent, type ProgressCallback, type FetchModelOptions, type FetchedModel,
 } from './model-source.js';
 export { drawToCanvas, drawGridToCanvas, imageGridData, toPngBlob, toPngBytes, latentsToImageData, makeImageData } from './images.js';

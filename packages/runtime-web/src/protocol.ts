@@ -9,6 +9,9 @@ export interface InitMessage {
   model: string | ArrayBuffer;
   device: WebDevice;
   cache?: boolean;
+  stallTimeoutMs?: number;
+  maxBytes?: number;
+  expectedBytes?: number;
   wasmPaths?: string | { wasm?: string; mjs?: string };
   threads?: number;
   gpuLatents?: boolean;

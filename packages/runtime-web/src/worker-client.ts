@@ -3,11 +3,11 @@ import { type LiquidFlowConfig, type LiquidFlowModelInfo, SamplingAbortedError }
 import type { WebDevice } from './devices.js';
 import { latentsToImageData } from './images.js';
 import type { GenerateOptions } from './liquidflow.js';
-import type { ModelSource, ProgressCallback } from './model-source.js';
+import type { FetchModelOptions, ModelSource, ProgressCallback } from './model-source.js';
 import { resolveOrtUrl } from './ort.js';
 import type { FromWorker, ReadyMessage, ToWorker } from './protocol.js';
 
-export interface WorkerLoadOptions {
+export interface WorkerLoadOptions extends Pick<FetchModelOptions, 'stallTimeoutMs' | 'maxBytes' | 'expectedBytes'> {
   device?: WebDevice;
   progress_callback?: ProgressCallback;
   cache?: boolean;
@@ -85,7 +85,8 @@ export class WorkerLiquidFlow {
       worker.addEventListener('message', onMessage);
       worker.addEventListener('error', onError);
       worker.postMessage(
-        { type: 'init', model: payload, device: o.device ?? 'auto', cache: o.cache, wasmPaths, threads: o.threads, gpuLatents: o.gpuLatents, ortUrl } satisfies ToWorker,
+        { type: 'init', model: payload, device: o.device ?? 'auto', cache: o.cache, wasmPaths,
+          stallTimeoutMs: o.stallTimeoutMs, maxBytes: o.maxBytes, expectedBytes: o.expectedBytes, threads: o.threads, gpuLatents: o.gpuLatents, ortUrl } satisfies ToWorker,
         typeof payload === 'string' ? [] : [payload],
       );
     }).catch((e) => {

@@ -41,7 +41,8 @@ scope.addEventListener('message', (e) => {
     loading = (async () => {
       try {
         lf = await LiquidFlow.load(msg.model, {
-          device: msg.device, cache: msg.cache, wasmPaths: msg.wasmPaths, threads: msg.threads, gpuLatents: msg.gpuLatents, ort: msg.ortUrl,
+          device: msg.device, cache: msg.cache, stallTimeoutMs: msg.stallTimeoutMs, maxBytes: msg.maxBytes, expectedBytes: msg.expectedBytes,
+          wasmPaths: msg.wasmPaths, threads: msg.threads, gpuLatents: msg.gpuLatents, ort: msg.ortUrl,
           progress_callback: (event) => post({ type: 'load-progress', event }),
         });
         post({
