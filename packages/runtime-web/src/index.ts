@@ -8,6 +8,6 @@ export {
 export { drawToCanvas, drawGridToCanvas, imageGridData, toPngBlob, toPngBytes, latentsToImageData, makeImageData } from './images.js';
 export type { Ort, OrtSource } from './ort.js';
 export {
-  initialNoise, timeGrid, SamplingAbortedError, ModelFileError, readLiquidFlowInfo, DEFAULT_STEPS, SAMPLERS,
+  initialNoise, timeGrid, SamplingAbortedError, ModelFileError, EngineError, NonFiniteOutputError, readLiquidFlowInfo, DEFAULT_STEPS, SAMPLERS,
   type SamplerName, type SampleProgress, type LiquidFlowConfig, type LiquidFlowModelInfo,
 } from '@liquidflow/core';

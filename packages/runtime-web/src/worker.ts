@@ -29,7 +29,7 @@ async function generate(msg: GenerateMessage): Promise<void> {
     });
     post({ type: 'done', id: msg.id, x }, [x.buffer as ArrayBuffer]);
   } catch (e) {
-    post({ type: 'error', id: msg.id, message: (e as Error).message, aborted: e instanceof SamplingAbortedError });
+    post({ type: 'error', id: msg.id, message: (e as Error).message, name: (e as Error).name, aborted: e instanceof SamplingAbortedError });
   } finally {
     jobs.delete(msg.id);
   }
