@@ -21,3 +21,4 @@ export * from './flat-params.js';
 export * from './onnx-gradient.js';
 export * from './training-step.js';
 export * from './atomic-write.js';
+export * from './worker-errors.js';

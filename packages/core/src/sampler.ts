@@ -33,10 +33,12 @@ export interface SampleOptions {
   /** Also compute the x0 preview on every step (costs one pass over the batch). */
   preview?: boolean;
   signal?: AbortSignal;
+  /** The model's file or URL, named in errors. */
+  model?: string;
 }
 
 /** What a runtime's generate() takes: the sampling options without the image shape, which comes from the model. */
-export interface GenerateOptions extends Omit<SampleOptions, 'count' | 'channels' | 'size'> {
+export interface GenerateOptions extends Omit<SampleOptions, 'count' | 'channels' | 'size' | 'model'> {
   /** Images to generate (default 1). */
   count?: number;
 }
@@ -67,6 +69,33 @@ export class SamplingAbortedError extends Error {
   constructor() {
     super('sampling was cancelled');
   }
+}
+
+/** The sampled images hold NaN or Inf: they would encode as black or garbage pixels without a word. */
+export class NonFiniteOutputError extends Error {
+  override name = 'NonFiniteOutputError';
+}
+
+/** Throws NonFiniteOutputError when x [count, ...] holds a NaN or an infinity, saying how many and in which images. */
+export function checkFinite(x: Float32Array, count: number, model = 'model'): void {
+  let nan = 0;
+  let inf = 0;
+  const per = x.length / count;
+  const images = new Set<number>();
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (v - v !== 0) {
+      if (Number.isNaN(v)) nan++;
+      else inf++;
+      images.add(Math.floor(i / per) + 1);
+    }
+  }
+  if (nan + inf === 0) return;
+  const which = [...images].slice(0, 8).join(', ') + (images.size > 8 ? ', ...' : '');
+  throw new NonFiniteOutputError(
+    `${model}: the model produced ${nan} NaN and ${inf} infinite values (in image${images.size > 1 ? 's' : ''} ${which} of ${count}), ` +
+      'which would be black images; its weights probably hold NaN or Inf (for example from a diverged training run)',
+  );
 }
 
 /** Images per generate() call: the whole batch and its noise are held at once. */
@@ -164,7 +193,10 @@ export async function sampleLatents<V>(ops: LatentOps<V>, velocity: (x: V, t: nu
       free(v, x);
       x = next;
     }
-    return (await ops.toArray(x)).slice();
+    const out = (await ops.toArray(x)).slice();
+    // Checked once, on the result both runtimes read back anyway (the GPU path would pay a readback per step).
+    checkFinite(out, o.count, o.model);
+    return out;
   } finally {
     free(x);
   }

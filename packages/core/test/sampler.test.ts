@@ -1,6 +1,8 @@
 // The sampler core: Euler and Heun against closed-form solutions, seeded noise, progress, cancellation, image output.
 import { describe, expect, it } from 'vitest';
-import { imageGrid, initialNoise, sample, SamplingAbortedError, timeGrid, toImages, type VelocityFn } from '@liquidflow/core';
+import {
+  engineMessage, imageGrid, initialNoise, NonFiniteOutputError, reviveError, sample, SamplingAbortedError, timeGrid, toImages, type VelocityFn,
+} from '@liquidflow/core';
 
 // dx/dt = a x (a toy linear velocity field): integrating from t = 1 to t = 0 gives x(0) = x(1) exp(-a).
 const A = 1.3;
@@ -63,6 +65,47 @@ describe('sample', () => {
     await expect(sample(linear, { ...opts, steps: 0 })).rejects.toThrow(/steps/);
     await expect(sample(linear, { ...opts, count: 0 })).rejects.toThrow(/count/);
     await expect(sample(linear, { ...opts, sampler: 'rk4' as 'euler' })).rejects.toThrow(/sampler/);
+  });
+});
+
+describe('non-finite output', () => {
+  it('a velocity with NaN in one image fails naming the model, the counts and that image', async () => {
+    const per = 3 * 4 * 4;
+    const nanInSecond: VelocityFn = async (x) => x.map((v, i) => (i >= per && i < per + 5 ? NaN : v));
+    const e = await sample(nanInSecond, { ...opts, steps: 2, model: 'm.onnx' }).catch((err: Error) => err);
+    expect(e).toBeInstanceOf(NonFiniteOutputError);
+    expect((e as Error).message).toMatch(/^m\.onnx: the model produced 5 NaN and 0 infinite values \(in image 2 of 2\), which would be black images/);
+  });
+
+  it('infinities are counted as such, and finite output passes untouched', async () => {
+    const inf: VelocityFn = async (x) => x.map(() => Infinity);
+    await expect(sample(inf, { ...opts, steps: 3 })).rejects.toThrow(`model: the model produced 0 NaN and ${2 * 3 * 4 * 4} infinite values (in images 1, 2 of 2)`);
+    const x = await sample(linear, { ...opts, steps: 2 });
+    expect(x.every(Number.isFinite)).toBe(true);
+  });
+
+  it('errors that crossed a worker come back as their class', () => {
+    expect(reviveError('NonFiniteOutputError', 'm: NaN')).toBeInstanceOf(NonFiniteOutputError);
+    expect(reviveError('NonFiniteOutputError', 'm: NaN').message).toBe('m: NaN');
+    expect(reviveError('TypeError', 'x').constructor).toBe(Error);
+    expect(reviveError(undefined, 'x').message).toBe('x');
+  });
+});
+
+describe('engineMessage', () => {
+  it("keeps onnxruntime's own sentence and drops its C++ source locations and status prefix", () => {
+    const cases: [string, string][] = [
+      [
+        'Non-zero status code returned while running Mul node. Name:\'blocks.0/Mul_38\' Status Message: /onnxruntime_src/onnxruntime/core/providers/cpu/math/element_wise_ops.h:583 void onnxruntime::BroadcastIterator::Append(ptrdiff_t, ptrdiff_t) axis == 1 || axis == largest was false. Attempting to broadcast an axis by a dimension other than 1. 2 by 3\n',
+        "Non-zero status code returned while running Mul node. Name:'blocks.0/Mul_38' Status Message: axis == 1 || axis == largest was false. Attempting to broadcast an axis by a dimension other than 1. 2 by 3",
+      ],
+      [
+        'External data path validation failed for initializer: w. Error: External data path for model loaded from bytes escapes working directory. tensorprotoutils.cc:461 ValidateExternalDataPathFromDir External data path does not exist: "/x/w.bin"',
+        'External data path validation failed for initializer: w. Error: External data path for model loaded from bytes escapes working directory. External data path does not exist: "/x/w.bin"',
+      ],
+      ['[ONNXRuntimeError] : 10 : INVALID_GRAPH : This is an invalid model.\nmore', 'This is an invalid model.'],
+    ];
+    for (const [raw, want] of cases) expect(engineMessage(new Error(raw))).toBe(want);
   });
 });
 

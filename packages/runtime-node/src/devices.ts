@@ -1,5 +1,6 @@
 // Maps a device name to onnxruntime-node execution providers. 'auto' tries CUDA, then the CPU, and says why.
 import * as ort from 'onnxruntime-node';
+import { engineError } from '@liquidflow/core';
 import type { NodeDevice } from './protocol.js';
 
 export const NODE_DEVICES: readonly NodeDevice[] = ['auto', 'cpu', 'cuda'];
@@ -14,10 +15,15 @@ export interface OpenedSession {
   reason: string;
 }
 
-export async function openSession(bytes: Uint8Array, device: NodeDevice, threads?: number): Promise<OpenedSession> {
+/** Opens `bytes` (read from `where`, named in errors) on a device. */
+export async function openSession(bytes: Uint8Array, device: NodeDevice, threads?: number, where = 'model'): Promise<OpenedSession> {
   if (!NODE_DEVICES.includes(device)) throw new Error(`unknown device '${device}': expected one of ${NODE_DEVICES.join(', ')}`);
   const base: ort.InferenceSession.SessionOptions = threads ? { intraOpNumThreads: threads } : {};
   // logSeverityLevel 4: a missing CUDA provider is expected here; ORT would otherwise print a red native error line.
+  // The CPU provider is always there: its failure is the model's, said with the file and without ORT's source paths.
+  const onCpu = () => ort.InferenceSession.create(bytes, { ...base, executionProviders: ['cpu'] }).catch((e) => {
+    throw engineError(where, 'open the model', e);
+  });
   const tryCuda = async () => ort.InferenceSession.create(bytes, { ...base, logSeverityLevel: 4, executionProviders: ['cuda'] });
   if (device === 'cuda') {
     try {
@@ -31,9 +37,9 @@ export async function openSession(bytes: Uint8Array, device: NodeDevice, threads
       return { session: await tryCuda(), device: 'cuda', reason: 'auto: the CUDA provider loaded' };
     } catch (e) {
       const why = (e as Error).message.split('\n')[0];
-      const session = await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['cpu'] });
+      const session = await onCpu();
       return { session, device: 'cpu', reason: `auto: CUDA unavailable (${why})` };
     }
   }
-  return { session: await ort.InferenceSession.create(bytes, { ...base, executionProviders: ['cpu'] }), device: 'cpu', reason: 'requested' };
+  return { session: await onCpu(), device: 'cpu', reason: 'requested' };
 }

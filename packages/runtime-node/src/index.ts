@@ -2,6 +2,6 @@ export { LiquidFlow, type LoadOptions, type GenerateOptions, type GeneratedImage
 export { NODE_DEVICES, CUDA_HINT, openSession, type OpenedSession } from './devices.js';
 export type { NodeDevice } from './protocol.js';
 export {
-  sample, toImages, imageGrid, encodePng, initialNoise, timeGrid, SamplingAbortedError, ModelFileError, readLiquidFlowInfo,
+  sample, toImages, imageGrid, encodePng, initialNoise, timeGrid, SamplingAbortedError, ModelFileError, EngineError, NonFiniteOutputError, readLiquidFlowInfo,
   type SamplerName, type SampleProgress, type VelocityFn,
 } from '@liquidflow/core';

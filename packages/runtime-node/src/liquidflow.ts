@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { type GenerateOptions, type LiquidFlowConfig, readLiquidFlowInfo, SamplingAbortedError, toImages } from '@liquidflow/core';
+import { type GenerateOptions, type LiquidFlowConfig, readLiquidFlowInfo, reviveError, SamplingAbortedError, toImages } from '@liquidflow/core';
 import type { FromWorker, NodeDevice, ToWorker } from './protocol.js';
 
 export interface LoadOptions {
@@ -64,7 +64,7 @@ export class LiquidFlow {
     });
     if (ready.type !== 'ready') {
       await worker.terminate();
-      throw new Error(ready.type === 'init-error' ? ready.message : `unexpected worker reply ${ready.type}`);
+      throw ready.type === 'init-error' ? reviveError(ready.name, ready.message) : new Error(`unexpected worker reply ${ready.type}`);
     }
     return new LiquidFlow(worker, path, info.config, ready.device, ready.reason);
   }
@@ -82,7 +82,7 @@ export class LiquidFlow {
         this.jobs.set(id, (m) => {
           if (m.type === 'progress') options.onProgress?.({ step: m.step, total: m.total, elapsed: m.elapsed, preview: m.preview });
           else if (m.type === 'done') resolve(m.x);
-          else if (m.type === 'error') reject(m.aborted ? new SamplingAbortedError() : new Error(m.message));
+          else if (m.type === 'error') reject(m.aborted ? new SamplingAbortedError() : reviveError(m.name, m.message));
         });
         this.worker.postMessage({
           type: 'generate', id, count, steps: options.steps, sampler: options.sampler, seed: options.seed,

@@ -22,7 +22,7 @@ export type ToWorker = InitMessage | GenerateMessage | { type: 'close' };
 
 export type FromWorker =
   | { type: 'ready'; device: 'cpu' | 'cuda'; reason: string }
-  | { type: 'init-error'; message: string }
+  | { type: 'init-error'; message: string; name: string }
   | { type: 'progress'; id: number; step: number; total: number; elapsed: number; preview?: Float32Array }
   | { type: 'done'; id: number; x: Float32Array }
-  | { type: 'error'; id: number; message: string; aborted: boolean };
+  | { type: 'error'; id: number; message: string; name: string; aborted: boolean };

@@ -2,7 +2,7 @@
 import { parentPort } from 'node:worker_threads';
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
-import { type LiquidFlowConfig, readLiquidFlowInfo, sample, SamplingAbortedError } from '@liquidflow/core';
+import { engineError, type LiquidFlowConfig, readLiquidFlowInfo, sample, SamplingAbortedError } from '@liquidflow/core';
 import { openSession } from './devices.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
@@ -15,6 +15,7 @@ const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m
 
 let session: ort.InferenceSession | null = null;
 let config: LiquidFlowConfig | null = null;
+let modelPath = 'model';
 let queue: Promise<void> = Promise.resolve();
 
 port.on('message', (msg: ToWorker) => {
@@ -32,11 +33,12 @@ async function handle(msg: ToWorker): Promise<void> {
     try {
       const bytes = new Uint8Array(await readFile(msg.path));
       config = readLiquidFlowInfo(bytes, msg.path).config;
-      const opened = await openSession(bytes, msg.device, msg.threads);
+      const opened = await openSession(bytes, msg.device, msg.threads, msg.path);
+      modelPath = msg.path;
       session = opened.session;
       post({ type: 'ready', device: opened.device, reason: opened.reason });
     } catch (e) {
-      post({ type: 'init-error', message: (e as Error).message });
+      post({ type: 'init-error', message: (e as Error).message, name: (e as Error).name });
     }
     return;
   }
@@ -48,7 +50,9 @@ async function handle(msg: ToWorker): Promise<void> {
     const x = await sample(
       async (xs, ts, shape) => {
         if (Atomics.load(cancelled, 0) === 1) controller.abort();
-        const out = await s.run({ x: new ort.Tensor('float32', xs, [...shape]), t: new ort.Tensor('float32', ts, [ts.length]) });
+        const out = await s.run({ x: new ort.Tensor('float32', xs, [...shape]), t: new ort.Tensor('float32', ts, [ts.length]) }).catch((e) => {
+          throw engineError(modelPath, 'run the model', e);
+        });
         return out.v.data as Float32Array;
       },
       {
@@ -60,6 +64,7 @@ async function handle(msg: ToWorker): Promise<void> {
         seed: msg.seed,
         preview: msg.preview,
         signal: controller.signal,
+        model: modelPath,
         onProgress: (p) => {
           if (Atomics.load(cancelled, 0) === 1) controller.abort();
           post({ type: 'progress', id: msg.id, ...p });
@@ -68,6 +73,6 @@ async function handle(msg: ToWorker): Promise<void> {
     );
     post({ type: 'done', id: msg.id, x }, [x.buffer as ArrayBuffer]);
   } catch (e) {
-    post({ type: 'error', id: msg.id, message: (e as Error).message, aborted: e instanceof SamplingAbortedError });
+    post({ type: 'error', id: msg.id, message: (e as Error).message, name: (e as Error).name, aborted: e instanceof SamplingAbortedError });
   }
 }

@@ -2,6 +2,7 @@
 // Picks the execution provider. 'auto' tries WebGPU (navigator.gpu present, an adapter obtainable, the session
 // creates) and otherwise falls back to WASM, saying why. WASM uses threads where the page is cross-origin isolated
 // (COOP same-origin + COEP require-corp: SharedArrayBuffer is allowed), one thread otherwise.
+import { engineError } from '@liquidflow/core';
 import type { InferenceSession } from 'onnxruntime-web';
 import type { Ort } from './ort.js';
 
@@ -65,8 +66,9 @@ export async function probeWebGpu(): Promise<{ adapter: GPUAdapter; description:
   return { adapter, description };
 }
 
+/** Opens `bytes` (from `where`, named in errors) on a device. */
 export async function openSession(
-  ort: Ort, bytes: Uint8Array, device: WebDevice, o: WasmOptions & { gpuLatents?: boolean } = {},
+  ort: Ort, bytes: Uint8Array, device: WebDevice, o: WasmOptions & { gpuLatents?: boolean } = {}, where = 'model',
 ): Promise<OpenedSession> {
   if (!WEB_DEVICES.includes(device)) throw new Error(`unknown device '${device}': expected one of ${WEB_DEVICES.join(', ')}`);
   const threads = configureWasm(ort, o);
@@ -80,7 +82,11 @@ export async function openSession(
       // where the CPU loop needs it.
       ...(ep === 'webgpu' && o.gpuLatents !== false ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
     });
-  if (device === 'wasm') return { session: await create('wasm'), device: 'wasm', reason: `requested, ${wasmNote}`, threads };
+  // WASM is the fallback that always exists: its failure is the model's, said with the URL and a cleaned message.
+  const onWasm = () => create('wasm').catch((e) => {
+    throw engineError(where, 'open the model', e);
+  });
+  if (device === 'wasm') return { session: await onWasm(), device: 'wasm', reason: `requested, ${wasmNote}`, threads };
   const probe = await probeWebGpu();
   let why: string;
   if ('adapter' in probe) {
@@ -98,5 +104,5 @@ export async function openSession(
     }
   } else why = probe.why;
   if (device === 'webgpu') throw new Error(`device 'webgpu' is not available: ${why}`);
-  return { session: await create('wasm'), device: 'wasm', reason: `WebGPU unavailable: ${why} — running on wasm (${wasmNote})`, threads };
+  return { session: await onWasm(), device: 'wasm', reason: `WebGPU unavailable: ${why} — running on wasm (${wasmNote})`, threads };
 }

@@ -2,7 +2,7 @@
 // 'gpu-buffer'), and the Euler/Heun updates run as two tiny ONNX graphs on the same device, so a step moves nothing
 // but `t` between the CPU and the GPU. The noise is uploaded once and x0 read back once (plus once per step when a
 // preview is asked for). The integration loop is @liquidflow/core's sampleLatents; only the storage differs.
-import { type LatentOps, type SampleOptions, sampleLatents } from '@liquidflow/core';
+import { engineError, type LatentOps, type SampleOptions, sampleLatents } from '@liquidflow/core';
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
 import type { Ort } from './ort.js';
 
@@ -78,7 +78,7 @@ export async function openGpuUpdates(ort: Ort): Promise<GpuUpdates> {
 
 /** core's sampler with x and v kept as GPU tensors: `model` must have been created with gpu-buffer outputs. */
 export async function sampleOnGpu(
-  ort: Ort, model: InferenceSession, up: GpuUpdates, o: SampleOptions, yieldToEventLoop: () => Promise<void>,
+  ort: Ort, model: InferenceSession, up: GpuUpdates, o: SampleOptions, yieldToEventLoop: () => Promise<void>, where = 'model',
 ): Promise<Float32Array> {
   const dims = [o.count, o.channels, o.size, o.size];
   const scalar = (v: number) => new ort.Tensor('float32', Float32Array.of(v), [1]);
@@ -92,6 +92,7 @@ export async function sampleOnGpu(
   };
   return sampleLatents(gpu, async (x, t) => {
     await yieldToEventLoop(); // let a cancel or a click in between model calls, as the CPU loop does
-    return (await model.run({ x, t: new ort.Tensor('float32', new Float32Array(o.count).fill(t), [o.count]) })).v;
+    const feeds = { x, t: new ort.Tensor('float32', new Float32Array(o.count).fill(t), [o.count]) };
+    return (await model.run(feeds).catch((e) => { throw engineError(where, 'run the model', e); })).v;
   }, o);
 }

@@ -2,12 +2,12 @@ export { LiquidFlow, type LoadOptions, type GenerateOptions } from './liquidflow
 export { WorkerLiquidFlow, createWorkerLiquidFlow, type WorkerLoadOptions } from './worker-client.js';
 export { WEB_DEVICES, wasmThreads, type WebDevice, type WasmOptions } from './devices.js';
 export {
-  fetchModel, clearCache, isCached, sha256Hex, CACHE_NAME,
+  fetchModel, clearCache, isCached, sha256Hex, CACHE_NAME, ModelDownloadError, DEFAULT_STALL_TIMEOUT_MS, DEFAULT_MAX_MODEL_BYTES,
   type ModelSource, type ProgressEvent, type ProgressCallback, type FetchModelOptions, type FetchedModel,
 } from './model-source.js';
 export { drawToCanvas, drawGridToCanvas, imageGridData, toPngBlob, toPngBytes, latentsToImageData, makeImageData } from './images.js';
 export type { Ort, OrtSource } from './ort.js';
 export {
-  initialNoise, timeGrid, SamplingAbortedError, ModelFileError, readLiquidFlowInfo, DEFAULT_STEPS, SAMPLERS,
+  initialNoise, timeGrid, SamplingAbortedError, ModelFileError, EngineError, NonFiniteOutputError, readLiquidFlowInfo, DEFAULT_STEPS, SAMPLERS,
   type SamplerName, type SampleProgress, type LiquidFlowConfig, type LiquidFlowModelInfo,
 } from '@liquidflow/core';

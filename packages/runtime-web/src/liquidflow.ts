@@ -2,7 +2,7 @@
 // or WASM, and generate images with the shared Euler/Heun sampler of @liquidflow/core (on WebGPU, by default, its
 // GPU-resident twin in gpu-sampler.ts, which keeps the latents on the device between steps).
 import {
-  type GenerateOptions,
+  EngineError, engineError, type GenerateOptions,
   type LiquidFlowConfig, type LiquidFlowModelInfo, type SamplerName, type SampleProgress, sample, SamplingAbortedError,
 } from '@liquidflow/core';
 import type { InferenceSession } from 'onnxruntime-web';
@@ -77,8 +77,9 @@ export class LiquidFlow {
     const fetched = await fetchModel(model, options);
     let opened: OpenedSession;
     try {
-      opened = await openSession(ort, fetched.bytes, options.device ?? 'auto', options);
+      opened = await openSession(ort, fetched.bytes, options.device ?? 'auto', options, fetched.url);
     } catch (e) {
+      if (e instanceof EngineError) throw e;
       throw new Error(`${fetched.url}: ${(e as Error).message}`);
     }
     let gpu: GpuUpdates | null = null;
@@ -101,7 +102,9 @@ export class LiquidFlow {
     await yieldToEventLoop();
     const { Tensor } = this.ort;
     const feeds = { x: new Tensor('float32', x, [...shape]), t: new Tensor('float32', t, [t.length]) };
-    const out = await this.session.run(feeds);
+    const out = await this.session.run(feeds).catch((e) => {
+      throw engineError(this.url, 'run the model', e);
+    });
     const v = out.v;
     // CPU tensors on WASM (and on WebGPU with gpuLatents: false); a GPU-resident output (WebGPU whose update graph
     // failed to open) is downloaded and its buffer released.
@@ -123,9 +126,10 @@ export class LiquidFlow {
       onProgress: options.onProgress,
       preview: options.preview,
       signal: options.signal,
+      model: this.url,
     };
     const gpu = this.gpu;
-    const job = this.queue.then(() => (gpu ? sampleOnGpu(this.ort, this.session, gpu, o, yieldToEventLoop) : sample(this.velocity, o)));
+    const job = this.queue.then(() => (gpu ? sampleOnGpu(this.ort, this.session, gpu, o, yieldToEventLoop, this.url) : sample(this.velocity, o)));
     this.queue = job.catch(() => {});
     return job;
   }

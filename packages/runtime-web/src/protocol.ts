@@ -9,6 +9,9 @@ export interface InitMessage {
   model: string | ArrayBuffer;
   device: WebDevice;
   cache?: boolean;
+  stallTimeoutMs?: number;
+  maxBytes?: number;
+  expectedBytes?: number;
   wasmPaths?: string | { wasm?: string; mjs?: string };
   threads?: number;
   gpuLatents?: boolean;
@@ -41,5 +44,5 @@ export type FromWorker =
   | { type: 'init-error'; message: string; name: string }
   | { type: 'progress'; id: number; step: number; total: number; elapsed: number; preview?: Float32Array }
   | { type: 'done'; id: number; x: Float32Array }
-  | { type: 'error'; id: number; message: string; aborted: boolean }
+  | { type: 'error'; id: number; message: string; name: string; aborted: boolean }
   | { type: 'closed' };

@@ -1,13 +1,13 @@
 // LiquidFlow off the main thread: the same load/generate API, with the session in a module worker (dist/worker.js).
-import { type LiquidFlowConfig, type LiquidFlowModelInfo, SamplingAbortedError } from '@liquidflow/core';
+import { type LiquidFlowConfig, type LiquidFlowModelInfo, reviveError, SamplingAbortedError } from '@liquidflow/core';
 import type { WebDevice } from './devices.js';
 import { latentsToImageData } from './images.js';
 import type { GenerateOptions } from './liquidflow.js';
-import type { ModelSource, ProgressCallback } from './model-source.js';
+import type { FetchModelOptions, ModelSource, ProgressCallback } from './model-source.js';
 import { resolveOrtUrl } from './ort.js';
 import type { FromWorker, ReadyMessage, ToWorker } from './protocol.js';
 
-export interface WorkerLoadOptions {
+export interface WorkerLoadOptions extends Pick<FetchModelOptions, 'stallTimeoutMs' | 'maxBytes' | 'expectedBytes'> {
   device?: WebDevice;
   progress_callback?: ProgressCallback;
   cache?: boolean;
@@ -40,7 +40,7 @@ export class WorkerLiquidFlow {
       if ('id' in m) this.jobs.get(m.id)?.(m);
     });
     worker.addEventListener('error', (e) => {
-      for (const job of this.jobs.values()) job({ type: 'error', id: 0, message: `worker error: ${e.message}`, aborted: false });
+      for (const job of this.jobs.values()) job({ type: 'error', id: 0, message: `worker error: ${e.message}`, name: 'Error', aborted: false });
     });
   }
 
@@ -75,7 +75,7 @@ export class WorkerLiquidFlow {
           worker.removeEventListener('error', onError);
           if (m.type === 'ready') resolve(m);
           else {
-            const err = new Error(m.message);
+            const err = reviveError(m.name, m.message);
             err.name = m.name;
             reject(err);
           }
@@ -85,7 +85,8 @@ export class WorkerLiquidFlow {
       worker.addEventListener('message', onMessage);
       worker.addEventListener('error', onError);
       worker.postMessage(
-        { type: 'init', model: payload, device: o.device ?? 'auto', cache: o.cache, wasmPaths, threads: o.threads, gpuLatents: o.gpuLatents, ortUrl } satisfies ToWorker,
+        { type: 'init', model: payload, device: o.device ?? 'auto', cache: o.cache, wasmPaths,
+          stallTimeoutMs: o.stallTimeoutMs, maxBytes: o.maxBytes, expectedBytes: o.expectedBytes, threads: o.threads, gpuLatents: o.gpuLatents, ortUrl } satisfies ToWorker,
         typeof payload === 'string' ? [] : [payload],
       );
     }).catch((e) => {
@@ -107,7 +108,7 @@ export class WorkerLiquidFlow {
         this.jobs.set(id, (m) => {
           if (m.type === 'progress') options.onProgress?.({ step: m.step, total: m.total, elapsed: m.elapsed, preview: m.preview });
           else if (m.type === 'done') resolve(m.x);
-          else if (m.type === 'error') reject(m.aborted ? new SamplingAbortedError() : new Error(m.message));
+          else if (m.type === 'error') reject(m.aborted ? new SamplingAbortedError() : reviveError(m.name, m.message));
         });
         this.worker.postMessage({
           type: 'generate', id, count: options.count ?? 1, steps: options.steps, sampler: options.sampler, seed: options.seed,

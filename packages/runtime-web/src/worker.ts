@@ -29,7 +29,7 @@ async function generate(msg: GenerateMessage): Promise<void> {
     });
     post({ type: 'done', id: msg.id, x }, [x.buffer as ArrayBuffer]);
   } catch (e) {
-    post({ type: 'error', id: msg.id, message: (e as Error).message, aborted: e instanceof SamplingAbortedError });
+    post({ type: 'error', id: msg.id, message: (e as Error).message, name: (e as Error).name, aborted: e instanceof SamplingAbortedError });
   } finally {
     jobs.delete(msg.id);
   }
@@ -41,7 +41,8 @@ scope.addEventListener('message', (e) => {
     loading = (async () => {
       try {
         lf = await LiquidFlow.load(msg.model, {
-          device: msg.device, cache: msg.cache, wasmPaths: msg.wasmPaths, threads: msg.threads, gpuLatents: msg.gpuLatents, ort: msg.ortUrl,
+          device: msg.device, cache: msg.cache, stallTimeoutMs: msg.stallTimeoutMs, maxBytes: msg.maxBytes, expectedBytes: msg.expectedBytes,
+          wasmPaths: msg.wasmPaths, threads: msg.threads, gpuLatents: msg.gpuLatents, ort: msg.ortUrl,
           progress_callback: (event) => post({ type: 'load-progress', event }),
         });
         post({

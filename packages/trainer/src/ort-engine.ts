@@ -55,7 +55,7 @@ export class OrtEngine implements TrainEngine {
     // the failure itself still reaches openSession, which reports it (or why 'auto' fell back to the CPU).
     ort.env.logLevel = 'fatal';
     const t0 = performance.now();
-    const opened = await openSession(encodeModel(built.graph, { 'liquidflow.config': JSON.stringify(config) }), opts.device, opts.threads);
+    const opened = await openSession(encodeModel(built.graph, { 'liquidflow.config': JSON.stringify(config) }), opts.device, opts.threads, 'the training-step graph');
     const sessionSeconds = (performance.now() - t0) / 1000;
     const { layout } = built;
     const zeros = () => new Float32Array(layout.size);
@@ -116,7 +116,7 @@ export class OrtEngine implements TrainEngine {
   async emaVelocity(): Promise<VelocityFn> {
     if (!this.velocitySession) {
       const { graph } = buildFlatVelocity(this.config);
-      this.velocitySession = (await openSession(encodeModel(graph, {}), this.device, this.opts.threads)).session;
+      this.velocitySession = (await openSession(encodeModel(graph, {}), this.device, this.opts.threads, 'the EMA velocity graph')).session;
     }
     const session = this.velocitySession;
     const weights = new ort.Tensor('float32', this.state_.ema, [this.layout.size]);

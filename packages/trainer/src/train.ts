@@ -6,7 +6,7 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { ARCH_FIELDS, type LiquidFlowConfig, ProgressBar, countParams, formatSeconds, resolveConfig } from '@liquidflow/core';
+import { ARCH_FIELDS, type LiquidFlowConfig, NonFiniteOutputError, ProgressBar, countParams, formatSeconds, resolveConfig } from '@liquidflow/core';
 import type { NodeDevice } from '@liquidflow/runtime-node';
 import { type EngineName, type TrainEngine, describeEngineChoice, selectEngine } from './engine.js';
 import { OrtEngine } from './ort-engine.js';
@@ -15,6 +15,7 @@ import { installWasmKernels } from './wasm-kernels.js';
 import { type Checkpoint, CheckpointError, NonFiniteWeightsError, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { checkRunDir } from './run-dir.js';
+import { CheckpointGuard, ExplodedWeightsError } from './checkpoint-health.js';
 import { checkTrainOptions } from './train-options.js';
 import { freshCheckpoint } from './init-checkpoint.js';
 import type { AdamWOptions } from './adamw.js';
@@ -251,8 +252,13 @@ export async function train(
 
   let step = ckpt.step;
   let lastSaved = step;
+  // A save must pass a health check before it replaces the previous checkpoint (checkpoint-health.ts).
+  const guard = new CheckpointGuard(ckpt, o.resume ? { dir: o.resume, step: ckpt.step } : null);
   const save = async () => {
-    await saveCheckpoint(o.out, { config, step, seed: o.seed, ...(await engine.state()), train: trainRecord });
+    const state = await engine.state();
+    const norms = guard.check(state, o.out, step);
+    await saveCheckpoint(o.out, { config, step, seed: o.seed, ...state, train: trainRecord });
+    guard.saved(norms, o.out, step);
     lastSaved = step;
   };
   const pictures = async () => {
@@ -313,8 +319,8 @@ export async function train(
     if (step > lastSaved) await save(); // stopped by the signal between checkpoints
   } catch (e) {
     bar.done();
-    if (e instanceof NonFiniteLossError || e instanceof NonFiniteWeightsError) {
-      throw new Error(`training stopped at step ${e instanceof NonFiniteLossError ? step + 1 : step}: ${e.message}. The last good checkpoint is ${o.out} (step ${lastSaved}); ` +
+    if (e instanceof NonFiniteLossError || e instanceof NonFiniteWeightsError || e instanceof ExplodedWeightsError || e instanceof NonFiniteOutputError) {
+      throw new Error(`training stopped at step ${e instanceof NonFiniteLossError ? step + 1 : step}: ${e.message}. ${guard.describe()}; ` +
         'try a lower --lr or --grad_clip');
     }
     throw e;

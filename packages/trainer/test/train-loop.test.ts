@@ -1,7 +1,9 @@
 // The training loop through its API, train(opts, explicit), on a tiny Fashion-MNIST fixture in the real IDX format
 // (tiny at 16 px: 4x4 tokens, batch 4): what a run writes (metrics.jsonl, sample grids, loss.png, a checkpoint with
-// optimizer state), a NaN/Inf loss stopping the run, resume refusals, and weak-to-strong init at a larger size.
+// optimizer state), a diverging run stopped without replacing the last good checkpoint, resume refusals, and
+// weak-to-strong init at a larger size.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -115,20 +117,50 @@ describe('a training run', () => {
   });
 });
 
-describe('a NaN/Inf loss', () => {
-  it('stops the run with a clear message naming the step and the last good checkpoint, which still loads', async () => {
-    // lr 1e30 without warm-up: the first update makes the weights ~1e30 (finite), the second forward overflows.
-    const dir = join(root, 'nan');
-    const e = await timed('lr 1e30 until NaN', () =>
-      trainError(smallRun(dir, data, { steps: 6, save_every: 1, lr: 1e30, warmup_steps: 0 }), new Set()));
+describe('a diverging run', () => {
+  // Checkpoint files by SHA-256 (a diff of megabyte Buffers would not fit in memory): a refused save must leave every
+  // one of them as it was.
+  const snapshot = async (dir: string) =>
+    Object.fromEntries(await Promise.all((await readdir(dir)).filter((f) => f !== 'metrics.jsonl' && f !== 'samples').sort()
+      .map(async (f) => [f, createHash('sha256').update(await readFile(join(dir, f))).digest('hex')])));
+  let good: string;
+  beforeAll(async () => {
+    good = join(root, 'good-then-diverge');
+    await train(smallRun(good, data, { steps: 2, save_every: 1, warmup_steps: 0 }), new Set(), () => {});
+  });
+
+  it('an exploded (finite) update never replaces the last good checkpoint, which is named and stays byte-identical', async () => {
+    const before = await snapshot(good);
+    expect(Object.keys(before)).toContain('config.json');
+    // lr 1e30 without warm-up: the update makes the weights ~1e30, finite; the save after it must refuse them.
+    const e = await timed('resume at lr 1e30', () =>
+      trainError(smallRun('', data, { resume: good, steps: 6, save_every: 1, lr: 1e30, warmup_steps: 0 }), new Set(['resume', 'steps', 'save_every', 'lr', 'warmup_steps'])));
     expect(e).not.toBeInstanceOf(CheckpointError);
-    expect(e.message).toMatch(/^training stopped at step 2: loss is (NaN|-?Infinity) \(flow /);
-    expect(e.message).toContain(`The last good checkpoint is ${dir} (step 1)`);
-    expect(e.message).toMatch(/lower --lr/);
-    const ck = await loadCheckpoint(dir);
-    expect(ck.step).toBe(1);
-    expect(ck.optimizer?.step).toBe(1);
-    expect((await metricRows(dir)).map((r) => r.step)).toEqual([1]);
+    expect(e.message).toMatch(new RegExp(`^training stopped at step 3: cannot save ${good.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} at step 3: the weights norm grew from [\\d.e+]+ to [\\d.e+]+ since step 2, more than 4x \\(the run is diverging\\)`));
+    expect(e.message).toContain(`The last good checkpoint is ${good} (step 2); try a lower --lr or --grad_clip`);
+    expect(await snapshot(good)).toEqual(before);
+    expect((await loadCheckpoint(good)).step).toBe(2);
+  });
+
+  it('a NaN loss after the explosion names the truly last good checkpoint: the resumed one, not the new --out', async () => {
+    const out = join(root, 'diverge-elsewhere');
+    const before = await snapshot(good);
+    // No save between the exploding update (step 3) and the NaN loss it causes (step 4).
+    const e = await timed('lr 1e30 until NaN', () =>
+      trainError(smallRun(out, data, { resume: good, steps: 6, save_every: 1000, lr: 1e30, warmup_steps: 0 }), new Set(['resume', 'out', 'steps', 'save_every', 'lr', 'warmup_steps'])));
+    expect(e.message).toMatch(/^training stopped at step 4: loss is (NaN|-?Infinity) \(flow /);
+    expect(e.message).toContain(`The last good checkpoint is ${good} (step 2)`);
+    expect(existsSync(join(out, 'config.json'))).toBe(false);
+    expect(await snapshot(good)).toEqual(before);
+  });
+
+  it('a fresh run that explodes before its first save says it has no good checkpoint, and writes none', async () => {
+    const dir = join(root, 'nan');
+    const e = await timed('fresh lr 1e30', () =>
+      trainError(smallRun(dir, data, { steps: 6, save_every: 1, lr: 1e30, warmup_steps: 0 }), new Set()));
+    expect(e.message).toMatch(/^training stopped at step 1: cannot save .* at step 1: the weights norm grew from .* since the start of the run/);
+    expect(e.message).toContain('No checkpoint of this run passed its health check yet');
+    expect(existsSync(join(dir, 'config.json'))).toBe(false);
   });
 
   it('an update that overflows the weights never replaces the checkpoint with one that does not load', async () => {
