@@ -1,6 +1,6 @@
 // The newcomer's path: liquidflow-train writes a checkpoint, liquidflow-export writes the .onnx and --verify passes.
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, truncateSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -61,6 +61,24 @@ describe('liquidflow-export', () => {
     expect(readFileSync(out).equals(previous)).toBe(true);
     expect(readdirSync(join(dir, 'full'))).toEqual(['model.onnx']);
   });
+
+  it('kill -9 at any moment of an export leaves the previous file or a whole new one, never a torn one', async () => {
+    const out = join(dir, 'killed', 'model.onnx');
+    mkdirSync(join(dir, 'killed'));
+    const previous = Buffer.from('a previous good export');
+    writeFileSync(out, previous);
+    // Delays spread over start-up, graph building and the 22 MB write; each round ends in one of the two states.
+    for (const delayMs of [300, 700, 1000, 1300, 1600, 2000]) {
+      const child = spawn(process.execPath, [exportCli, ckpt, out], { cwd: root, stdio: 'ignore' });
+      const exited = new Promise((r) => child.on('exit', r));
+      await new Promise((r) => setTimeout(r, delayMs));
+      child.kill('SIGKILL');
+      await exited;
+      const bytes = readFileSync(out);
+      // Either untouched, or a whole model (a torn protobuf fails to decode).
+      if (!bytes.equals(previous)) expect(decodeModel(new Uint8Array(bytes)).metadata['liquidflow.weights'], `after a kill at ${delayMs} ms`).toBe('ema');
+    }
+  }, 60_000);
 
   it('an output path that is a folder fails naming it and leaves no temp file beside it', () => {
     const parent = join(dir, 'onto-dir');
