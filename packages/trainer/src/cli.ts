@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// liquidflow-train: trains LiquidFlow with TensorFlow.js; --steps 0 writes a freshly initialized checkpoint.
+// liquidflow-train: trains LiquidFlow with onnxruntime or TensorFlow.js; --steps 0 writes a freshly initialized checkpoint.
 import { VARIANT_NAMES } from '@liquidflow/core';
 import { parseFlags, helpText, type FlagSpec } from './cli-args.js';
 import { NODE_DEVICES } from '@liquidflow/runtime-node';
