@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { centerCropResize, DatasetError, type ImageDataset, type LoadProgress } from './dataset.js';
+import { centerCropResize, checkDecodedSize, DatasetError, type ImageDataset, type LoadProgress } from './dataset.js';
 import type { WarningSink } from './folder.js';
 import { readTarFile } from './tar.js';
 
@@ -88,6 +88,7 @@ export async function loadCifarBatchDir(dir: string, size: number, onProgress?: 
   let total = 0;
   for (const f of present) total += Math.floor((await stat(join(dir, f))).size / CIFAR10_RECORD_BYTES);
   const bytesPer = size * size * 3;
+  checkDecodedSize(total, size, dir);
   const pixels = new Uint8Array(total * bytesPer);
   const labels = new Uint8Array(total);
   const rgb = new Uint8Array(3 * PLANE);

@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { extname, join, relative, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { PNG } from 'pngjs';
-import { centerCropResize, DatasetError, type ImageDataset, type LoadProgress } from './dataset.js';
+import { centerCropResize, checkDecodedSize, DatasetError, type ImageDataset, type LoadProgress } from './dataset.js';
 import { decodeImage, decodeImageWith } from './image-decode.js';
 import { thisModuleFile } from './module-file.js';
 
@@ -235,6 +235,7 @@ export async function decodeImageFiles(
 ): Promise<FolderDataset> {
   const warn = o.onWarning ?? ((m: string) => console.warn(m));
   const bytesPer = size * size * 3;
+  checkDecodedSize(files.length, size, o.source);
   if (files.length * bytesPer > bufferConstants.MAX_LENGTH) {
     const gb = (files.length * bytesPer) / 2 ** 30;
     throw new DatasetError(`${o.source}: ${files.length} images at ${size}x${size} need ${gb.toFixed(1)} GiB, more than one array can hold; use a smaller --img_size or a subset of the images`);
