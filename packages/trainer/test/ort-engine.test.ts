@@ -105,6 +105,8 @@ describe('gradients: ORT step graph vs tf.variableGrads', () => {
   for (const [label, cfg, b] of cases) {
     it(`${label} (depth ${cfg.depth}, patch ${cfg.patch_size}, ${cfg.img_size} px, batch ${b})`, async () => {
       const r = await gradientParity(cfg, b);
+      const termErr = Math.max(...r.tfTerms.map((v, i) => Math.abs(v - r.ortTerms[i]) / Math.abs(v)));
+      console.log(`gradient parity, ${label}: worst ${r.worst.rel.toExponential(2)} of the tensor's largest (${r.worst.name}); loss terms ${termErr.toExponential(2)} relative`);
       r.tfTerms.forEach((v, i) => expect(Math.abs(v - r.ortTerms[i]) / Math.abs(v), `loss term ${i}`).toBeLessThan(1e-5));
       expect(r.worst.rel, `worst parameter: ${r.worst.name}`).toBeLessThan(1e-4);
     }, 120_000);
