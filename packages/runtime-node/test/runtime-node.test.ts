@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { PNG } from 'pngjs';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -141,6 +142,22 @@ describe('liquidflow-generate', () => {
   const preload = join(root, 'packages/core/test/fixtures/enospc-preload.mjs');
   const runFull = (args: string[], writesBefore: number, cwd: string) => spawnSync(process.execPath, ['--import', pathToFileURL(preload).href, cli, ...args],
     { encoding: 'utf8', cwd, env: { ...process.env, LF_WRITES_BEFORE_ENOSPC: String(writesBefore) } });
+
+  it('kill -9 at any moment of liquidflow-generate leaves the previous grid or a whole new one', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'lf-kill-'));
+    const previous = Buffer.from('the previous grid.png');
+    writeFileSync(join(work, 'grid.png'), previous);
+    // Delays spread over start-up, sampling and the write; every round ends in one of the two states.
+    for (const delayMs of [200, 500, 800, 1100, 1400, 1700, 2000]) {
+      const child = spawn(process.execPath, [cli, modelPath, '--count', '16', '--steps', '4', '--out', 'grid.png'], { cwd: work, stdio: 'ignore' });
+      const exited = new Promise((r) => child.on('exit', r));
+      await new Promise((r) => setTimeout(r, delayMs));
+      child.kill('SIGKILL');
+      await exited;
+      const bytes = readFileSync(join(work, 'grid.png'));
+      if (!bytes.equals(previous)) expect(PNG.sync.read(bytes).width, `after a kill at ${delayMs} ms`).toBe(138);
+    }
+  }, 60_000);
 
   it('a full disk while writing --out keeps the previous grid byte-identical and leaves no temp file', () => {
     const work = mkdtempSync(join(tmpdir(), 'lf-enospc-'));

@@ -3,11 +3,13 @@
 //  - `--steps 6` then `--resume DIR --steps 12` ends bit-identical (weights, EMA, AdamW moments and step, metrics) to
 //    one uninterrupted `--steps 12` run;
 //  - the CLI killed with SIGKILL at random moments of a run that saves every step always leaves a checkpoint that
-//    loads, and `--resume` finishes the run, again bit-identical to the uninterrupted one;
+//    loads and whole PNGs (sample grids, loss.png), and `--resume` finishes the run, again bit-identical to the
+//    uninterrupted one;
 //  - Ctrl-C (SIGINT) between checkpoints writes one at the step reached, and the resumed run is again the same.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { PNG } from 'pngjs';
 import { appendFile, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,7 +140,10 @@ for (const backend of ['wasm', 'ort'] as const) {
         const plan = ['after first save', 'from the start', 'after a new step', 'after a new step', 'inside a save'];
         const saving = (pid: number) => readdirSync(dir).some((x) => x.includes(`.tmp-${pid}-`));
         for (const [i, when] of plan.entries()) {
-          const delayMs = when === 'inside a save' ? 0 : Math.round(Math.random() * (when === 'from the start' ? 300 : 2000));
+          // An ort step with its save takes ~0.3 s here, a wasm one several times that: the ort windows are shorter, so a
+          // kill still lands before the few remaining steps are done.
+          const window = when === 'from the start' ? 300 : backend === 'ort' ? 300 : 2000;
+          const delayMs = when === 'inside a save' ? 0 : Math.round(Math.random() * window);
           const args = i === 0
             ? smallRunFlags(dir, data, ['--steps', String(TOTAL), '--save_every', '1', '--sample_every', '5', '--backend', backend])
             : ['--resume', dir, '--backend', backend];
@@ -147,6 +152,9 @@ for (const backend of ['wasm', 'ort'] as const) {
             when === 'after first save' ? existsSync(join(dir, 'config.json')) : when === 'after a new step' ? next.test(stderr) : when === 'inside a save' ? saving(pid) : /resuming /.test(stderr);
           const { exit, stderr, caught } = await killDuring(args, ready, delayMs);
           const files = await readdir(dir);
+          // The run's pictures are written atomically too: every one on disk is a whole PNG, whenever the kill landed.
+          const pictures = [...(files.includes('loss.png') ? ['loss.png'] : []), ...(await readdir(join(dir, 'samples'))).filter((f) => f.endsWith('.png')).map((f) => join('samples', f))];
+          for (const f of pictures) expect(() => PNG.sync.read(readFileSync(join(dir, f))), `${f} after kill ${i + 1} (${when})`).not.toThrow();
           const steps = new Set(files.filter((f) => /^weights-\d{8}\.bin$/.test(f)));
           const midSave = files.some((f) => f.includes('.tmp-')) || steps.size > 1;
           const reached = Math.max(0, ...(await metricRows(dir)).map((x) => x.step));
