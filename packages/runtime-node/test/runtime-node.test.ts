@@ -86,7 +86,7 @@ describe('LiquidFlow (Node)', () => {
     }, 5);
     const stepTimes: number[] = [];
     let prev = 0;
-    // count 4: on a fast host (AMX) two 128 px images take only ~125 ms a step, too short to tell a stall from a step.
+    // count 4: on a fast host two 128 px images took only ~125 ms a step, too short to tell a stall from a step.
     await slow.generate({ count: 4, steps: 4, seed: 0, onProgress: (p) => (stepTimes.push(p.elapsed - prev), (prev = p.elapsed)) });
     clearInterval(timer);
     await slow.dispose();
