@@ -22,3 +22,6 @@ export * from './onnx-gradient.js';
 export * from './training-step.js';
 export * from './atomic-write.js';
 export * from './worker-errors.js';
+export * from './symmetric-eigen.js';
+export * from './frechet-distance.js';
+export * from './precision-recall.js';
