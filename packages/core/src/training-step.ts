@@ -16,7 +16,7 @@ import { type Graph, PORTABLE_OPS } from './onnx-graph.js';
 import { GRADIENT_OPS, appendGradients } from './onnx-gradient.js';
 import { OnnxOps, type SymValue } from './ops-onnx.js';
 import { paramSpecs } from './param-specs.js';
-import { sizeOf } from './param-init.js';
+import { type ParamSpec, sizeOf } from './param-init.js';
 
 /** Every op a training step may use: the forward's and what its gradients add. */
 export const TRAINING_OPS: ReadonlySet<string> = new Set([...PORTABLE_OPS, ...GRADIENT_OPS, 'Where']);
@@ -30,7 +30,11 @@ export interface AdamWConstants {
   clipNorm: number;
 }
 
-export const STEP_SCALARS = ['lr', 'bias_correction1', 'bias_correction2', 'ema_decay', 'lambda_smooth', 'lambda_tv'] as const;
+/** Per-step scalar inputs of every AdamW step (the bias corrections 1 - beta^step come from the caller, see above). */
+export const OPTIMIZER_SCALARS = ['lr', 'bias_correction1', 'bias_correction2', 'ema_decay'] as const;
+/** Per-step scalar inputs of the flow-matching loss. */
+const LOSS_SCALARS = ['lambda_smooth', 'lambda_tv'] as const;
+export const STEP_SCALARS = [...OPTIMIZER_SCALARS, ...LOSS_SCALARS] as const;
 export type StepScalar = (typeof STEP_SCALARS)[number];
 export const STATE_NAMES = ['weights', 'adam_m', 'adam_v', 'ema'] as const;
 export const STEP_REPORTS = ['loss', 'flow', 'smooth', 'tv', 'grad_norm'] as const;
@@ -52,25 +56,32 @@ function flatParams(ops: OnnxOps, layout: FlatLayout, flat: SymValue) {
   };
 }
 
-/** `gradients`: also output the flat, unclipped gradient as 'grad' [P] (for gradient checks). */
-export function buildTrainingStep(cfg: LiquidFlowConfig, batch: number, adam: AdamWConstants, opts: { gradients?: boolean } = {}): TrainingStepGraph {
-  if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
-  const layout = flatLayout(paramSpecs(cfg));
+/** What a model's step adds to the optimizer: the loss to minimise, the graph inputs it reads, what it reports. */
+export interface StepLoss {
+  total: SymValue;
+  /** The batch and any per-step scalars the loss reads, as graph inputs. */
+  inputs: { value: SymValue; shape: number[] }[];
+  /** Reported every step (the total too, under a name of the model's choosing). */
+  outputs: { value: SymValue; name: string; shape: number[] }[];
+}
+
+/**
+ * One AdamW step of any model written against Ops: `loss` builds the forward pass and loss on `ops`, whose parameters
+ * are sliced from the flat 'weights' input; this appends the gradients, global-norm clipping, AdamW and the EMA.
+ * `gradients`: also output the flat, unclipped gradient as 'grad' [P] (for gradient checks).
+ */
+export function buildAdamWStep(
+  name: string, specs: readonly ParamSpec[], adam: AdamWConstants, loss: (ops: OnnxOps) => StepLoss, opts: { gradients?: boolean } = {},
+): { graph: Graph; layout: FlatLayout; forwardFlops: number } {
+  const layout = flatLayout(specs);
   const P = layout.size;
-  const { in_channels: c, img_size: s } = cfg;
-  const image = [batch, c, s, s];
   // paramValue runs only once the model asks for a parameter, after `state` below exists.
-  const ops: OnnxOps = new OnnxOps({ paramValue: (name, shape) => flatParams(ops, layout, state.weights)(name, shape) });
+  const ops: OnnxOps = new OnnxOps({ paramValue: (n, shape) => flatParams(ops, layout, state.weights)(n, shape) });
   const state = Object.fromEntries(STATE_NAMES.map((n) => [n, ops.input(n, [P])])) as Record<(typeof STATE_NAMES)[number], SymValue>;
-  const x0 = ops.input('x0', image);
-  const noise = ops.input('noise', image);
-  const t = ops.input('t', [batch]);
-  const k = Object.fromEntries(STEP_SCALARS.map((n) => [n, ops.input(n, [])])) as Record<StepScalar, SymValue>;
+  const k = Object.fromEntries(OPTIMIZER_SCALARS.map((n) => [n, ops.input(n, [])])) as Record<(typeof OPTIMIZER_SCALARS)[number], SymValue>;
 
   // Forward and loss. Parameters are sliced out of the flat vector as the model reaches them.
-  const loss = ops.scope('loss', () => flowMatchingLoss(ops, (xt, tt) => liquidFlow(ops, cfg, xt, tt), x0, noise, t, { smooth: k.lambda_smooth, tv: k.lambda_tv }));
-  // Weights given as graph inputs are never the number 0, so the physics terms are always there.
-  const terms = { ...loss, smooth: loss.smooth as SymValue, tv: loss.tv as SymValue };
+  const terms = ops.scope('loss', () => loss(ops));
   const forwardFlops = ops.matmulFlopsPerSample;
 
   // Gradients of each parameter (not of the flat vector: that would pad every one to P), then one flat vector.
@@ -106,25 +117,45 @@ export function buildTrainingStep(cfg: LiquidFlowConfig, batch: number, adam: Ad
   });
 
   const graph = ops.toGraph(
-    `liquidflow_${cfg.variant}_train_step`,
-    [...STATE_NAMES.map((n) => ({ value: state[n], shape: [P] })), { value: x0, shape: image }, { value: noise, shape: image }, { value: t, shape: [batch] },
-      ...STEP_SCALARS.map((n) => ({ value: k[n], shape: [] }))],
+    name,
+    [...STATE_NAMES.map((n) => ({ value: state[n], shape: [P] })), ...terms.inputs, ...OPTIMIZER_SCALARS.map((n) => ({ value: k[n], shape: [] }))],
     [
       { value: opt.w, name: 'weights_out', shape: [P] },
       { value: opt.m, name: 'adam_m_out', shape: [P] },
       { value: opt.v, name: 'adam_v_out', shape: [P] },
       { value: opt.ema, name: 'ema_out', shape: [P] },
-      { value: terms.total, name: 'loss', shape: [] },
-      { value: terms.flow, name: 'flow', shape: [] },
-      { value: terms.smooth, name: 'smooth', shape: [] },
-      { value: terms.tv, name: 'tv', shape: [] },
+      ...terms.outputs,
       { value: opt.norm, name: 'grad_norm', shape: [] },
       ...(opts.gradients ? [{ value: opt.g, name: 'grad', shape: [P] }] : []),
     ],
   );
   const foreign = [...new Set(graph.nodes.map((n) => n.opType))].filter((op) => !TRAINING_OPS.has(op));
   if (foreign.length) throw new Error(`training step uses ops outside the WebGPU/WASM allowlist: ${foreign.join(', ')}`);
-  return { graph, layout, batch, forwardFlops };
+  return { graph, layout, forwardFlops };
+}
+
+/** `gradients`: also output the flat, unclipped gradient as 'grad' [P] (for gradient checks). */
+export function buildTrainingStep(cfg: LiquidFlowConfig, batch: number, adam: AdamWConstants, opts: { gradients?: boolean } = {}): TrainingStepGraph {
+  if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
+  const { in_channels: c, img_size: s } = cfg;
+  const image = [batch, c, s, s];
+  const built = buildAdamWStep(`liquidflow_${cfg.variant}_train_step`, paramSpecs(cfg), adam, (ops) => {
+    const x0 = ops.input('x0', image);
+    const noise = ops.input('noise', image);
+    const t = ops.input('t', [batch]);
+    const k = Object.fromEntries(LOSS_SCALARS.map((n) => [n, ops.input(n, [])])) as Record<(typeof LOSS_SCALARS)[number], SymValue>;
+    const loss = flowMatchingLoss(ops, (xt, tt) => liquidFlow(ops, cfg, xt, tt), x0, noise, t, { smooth: k.lambda_smooth, tv: k.lambda_tv });
+    // Weights given as graph inputs are never the number 0, so the physics terms are always there.
+    return {
+      total: loss.total,
+      inputs: [{ value: x0, shape: image }, { value: noise, shape: image }, { value: t, shape: [batch] }, ...LOSS_SCALARS.map((n) => ({ value: k[n], shape: [] }))],
+      outputs: [
+        { value: loss.total, name: 'loss', shape: [] }, { value: loss.flow, name: 'flow', shape: [] },
+        { value: loss.smooth as SymValue, name: 'smooth', shape: [] }, { value: loss.tv as SymValue, name: 'tv', shape: [] },
+      ],
+    };
+  }, opts);
+  return { ...built, batch };
 }
 
 /**

@@ -4,7 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
-import { GRADIENT_RULES, OnnxOps, type Ops, Rng, TRAINING_OPS, appendGradients, meanAll, sizeOf } from '@liquidflow/core';
+import {
+  type FeatureNetConfig, GRADIENT_RULES, OnnxOps, type Ops, Rng, TRAINING_OPS, appendGradients, crossEntropy, featureNet, featureNetSpecs, meanAll, sizeOf,
+} from '@liquidflow/core';
 import { TfOps, encodeModel } from '@liquidflow/trainer';
 
 interface Case {
@@ -17,6 +19,8 @@ interface Case {
 const unary = (op: string, f: <T>(ops: Ops<T>, x: T) => T, positive = false): Case => ({
   covers: [op], params: { x: { shape: [2, 3, 5], positive } }, program: (ops, p) => f(ops, p.x),
 });
+
+const FEATURE_NET: FeatureNetConfig = { dataset: 'test', classes: ['a', 'b', 'c'], in_channels: 2, img_size: 8, widths: [3, 4, 5] };
 
 const CASES: Record<string, Case> = {
   'add (broadcast on both sides)': { covers: ['Add'], params: { a: { shape: [2, 3, 4] }, b: { shape: [3, 1] } }, program: (ops, p) => ops.add(p.a, p.b) },
@@ -54,6 +58,15 @@ const CASES: Record<string, Case> = {
   },
   'layer norm (LayerNormalization override)': {
     covers: ['LayerNormalization'], params: { x: { shape: [2, 4, 6] } }, program: (ops, p) => ops.mul(ops.layerNorm(p.x, 1e-5), ops.exp(p.x)),
+  },
+  'feature net with cross-entropy (the quality metric\'s classifier)': {
+    covers: ['Conv', 'Transpose', 'Relu', 'Exp', 'Log', 'ReduceMean'],
+    params: Object.fromEntries(featureNetSpecs(FEATURE_NET).map((s) => [s.name, { shape: s.shape }])),
+    program: (ops) => {
+      const x = ops.constant('x', [2, 2, 8, 8], () => values('x', [2, 2, 8, 8]));
+      const oneHot = ops.constant('one_hot', [2, 3], () => Float32Array.of(0, 1, 0, 0, 0, 1));
+      return ops.reshape(crossEntropy(ops, featureNet(ops, FEATURE_NET, x).logits, oneHot), [1]);
+    },
   },
 };
 
