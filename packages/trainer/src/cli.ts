@@ -39,6 +39,9 @@ const FLAGS = {
   save_every: { type: 'number', default: D.save_every, help: 'steps between checkpoints (one is always written at the end)' },
   sample_count: { type: 'number', default: D.sample_count, help: 'images per sample grid' },
   sample_steps: { type: 'number', default: D.sample_steps, help: 'Euler steps for sample grids' },
+  eval_every: { type: 'number', default: D.eval_every, help: 'steps between sample-quality evaluations of the EMA weights: FD, precision, recall in metrics.jsonl and under loss.png (0 = off; fashion-mnist and emoji)' },
+  eval_count: { type: 'number', default: D.eval_count, help: 'images per evaluation (generated with --sample_steps Euler steps; compare FDs only at one count)' },
+  eval_features: { type: 'string', default: undefined, help: 'feature network .onnx for the evaluations (default models/feature-nets/<dataset>/model.onnx)' },
   prefetch: { type: 'number', default: D.prefetch, help: 'batches built ahead in a worker thread while a step trains (0: on the main thread)' },
   threads: { type: 'number', default: undefined, help: 'ort: intra-op threads (default: one per core); wasm: threads a large matmul is split across (default 1; more is opt-in, less tested); 0: one per core' },
 } satisfies FlagSpec;

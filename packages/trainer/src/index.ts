@@ -25,3 +25,8 @@ export * from './train-options.js';
 export * from './run-dir.js';
 export * from './datasets/index.js';
 export * from './gemm.js';
+export * from './quality/labeled-sets.js';
+export * from './quality/feature-network.js';
+export * from './quality/train-feature-net.js';
+export * from './quality/sample-quality.js';
+export { parseFlags, helpText, type FlagSpec } from './cli-args.js';

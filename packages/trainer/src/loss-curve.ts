@@ -27,32 +27,51 @@ export const pale = ([r, g, b]: [number, number, number]): [number, number, numb
 
 const W = 640;
 const H = 360;
+/** Height of the quality panel drawn under the losses when the run evaluates sample quality. */
+const QUALITY_H = 200;
 const M = { left: 52, right: 12, top: 12, bottom: 28 };
+type Rgb = [number, number, number];
 
-export function lossCurvePng(series: CurveSeries[]): Uint8Array {
-  const px = new Uint8ClampedArray(W * H * 4).fill(255);
-  const dot = (x: number, y: number, [r, g, b]: [number, number, number]) => {
-    if (x < 0 || y < 0 || x >= W || y >= H) return;
+/** Sample quality over training (trainer --eval_every): FD per evaluation, and the real-data floor as a line. */
+export interface QualityCurve {
+  points: { step: number; value: number }[];
+  /** FD of held-out real images: the best a generator can reach. */
+  floor: number;
+}
+
+export const FD_COLOR: Rgb = [203, 75, 22];
+
+/**
+ * One log-scale panel of the picture, rows top..top+height: decade grid and labels, step ticks, each series pale
+ * (logged values) then thick (moving average, or the points themselves when `smooth` is off), optional dashed
+ * horizontal line, legend top right.
+ */
+function panel(
+  px: Uint8ClampedArray, top: number, height: number, series: CurveSeries[], maxStep: number, opts: { smooth: boolean; hline?: { value: number; label: string } },
+): void {
+  const dot = (x: number, y: number, [r, g, b]: Rgb) => {
+    if (x < 0 || y < top || x >= W || y >= top + height) return;
     const i = (Math.round(y) * W + Math.round(x)) * 4;
     px[i] = r;
     px[i + 1] = g;
     px[i + 2] = b;
   };
-  const line = (x0: number, y0: number, x1: number, y1: number, c: [number, number, number]) => {
+  const line = (x0: number, y0: number, x1: number, y1: number, c: Rgb, dash = 0) => {
     const n = Math.max(1, Math.ceil(Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0))));
-    for (let i = 0; i <= n; i++) dot(x0 + ((x1 - x0) * i) / n, y0 + ((y1 - y0) * i) / n, c);
+    for (let i = 0; i <= n; i++) if (!dash || Math.floor(i / dash) % 2 === 0) dot(x0 + ((x1 - x0) * i) / n, y0 + ((y1 - y0) * i) / n, c);
   };
+  const bottom = top + height - M.bottom;
   const pts = series.flatMap((s) => s.points).filter((p) => p.value > 0 && Number.isFinite(p.value));
-  const grey: [number, number, number] = [200, 200, 200];
-  line(M.left, H - M.bottom, W - M.right, H - M.bottom, [0, 0, 0]);
-  line(M.left, M.top, M.left, H - M.bottom, [0, 0, 0]);
+  if (opts.hline && opts.hline.value > 0) pts.push({ step: 0, value: opts.hline.value });
+  const grey: Rgb = [200, 200, 200];
+  line(M.left, bottom, W - M.right, bottom, [0, 0, 0]);
+  line(M.left, top + M.top, M.left, bottom, [0, 0, 0]);
   if (pts.length) {
-    const maxStep = Math.max(1, ...pts.map((p) => p.step));
     const lo = Math.floor(Math.log10(Math.min(...pts.map((p) => p.value))));
     const hi = Math.ceil(Math.log10(Math.max(...pts.map((p) => p.value)))) || lo + 1;
     const sx = (step: number) => M.left + ((W - M.left - M.right) * step) / maxStep;
-    const sy = (v: number) => H - M.bottom - ((H - M.top - M.bottom) * (Math.log10(v) - lo)) / Math.max(1, hi - lo);
-    const black: [number, number, number] = [0, 0, 0];
+    const sy = (v: number) => bottom - ((bottom - top - M.top) * (Math.log10(v) - lo)) / Math.max(1, hi - lo);
+    const black: Rgb = [0, 0, 0];
     for (let d = lo; d <= hi; d++) {
       line(M.left, sy(10 ** d), W - M.right, sy(10 ** d), grey); // decade grid
       drawText(`1e${d}`, 6, sy(10 ** d) - 5, 2, (x, y) => dot(x, y, black));
@@ -64,13 +83,18 @@ export function lossCurvePng(series: CurveSeries[]): Uint8Array {
     for (let step = 0; step <= maxStep; step += every) {
       const label = String(step);
       const x = Math.min(W - label.length * 8, Math.max(M.left - label.length * 4, sx(step) - label.length * 4));
-      line(sx(step), H - M.bottom, sx(step), H - M.bottom + 4, black);
-      drawText(label, x, H - M.bottom + 8, 2, (px2, py) => dot(px2, py, black));
+      line(sx(step), bottom, sx(step), bottom + 4, black);
+      drawText(label, x, bottom + 8, 2, (px2, py) => dot(px2, py, black));
     }
-    drawText('step', (W - 32) / 2, H - 10, 2, (x, y) => dot(x, y, [120, 120, 120]));
+    drawText('step', (W - 32) / 2, top + height - 10, 2, (x, y) => dot(x, y, [120, 120, 120]));
+    if (opts.hline && opts.hline.value > 0) {
+      const y = sy(opts.hline.value);
+      line(M.left, y, W - M.right, y, [90, 90, 90], 4);
+      drawText(opts.hline.label, M.left + 6, y - 12, 2, (x, yy) => dot(x, yy, [90, 90, 90]));
+    }
     const visible = series.map((s) => s.points.filter((p) => p.value > 0 && Number.isFinite(p.value)));
     // About 40 averages across the plot's width, whatever the run's length.
-    const window = Math.max(1, Math.round(Math.max(...visible.map((ps) => ps.length)) / 40));
+    const window = opts.smooth ? Math.max(1, Math.round(Math.max(...visible.map((ps) => ps.length)) / 40)) : 1;
     // Reversed: the first series (the total) is drawn last, on top. All pale lines go under all averages.
     for (const [k, ps] of [...visible.entries()].reverse()) {
       for (let i = 1; i < ps.length; i++) line(sx(ps[i - 1].step), sy(ps[i - 1].value), sx(ps[i].step), sy(ps[i].value), pale(series[k].color));
@@ -80,13 +104,29 @@ export function lossCurvePng(series: CurveSeries[]): Uint8Array {
       for (let i = 1; i < avg.length; i++) {
         for (const dy of [0, 1]) line(sx(avg[i - 1].step), sy(avg[i - 1].value) + dy, sx(avg[i].step), sy(avg[i].value) + dy, series[k].color);
       }
+      if (!opts.smooth) for (const p of avg) for (let dx = -2; dx <= 2; dx++) for (let dy = -2; dy <= 2; dy++) dot(sx(p.step) + dx, sy(p.value) + dy, series[k].color);
     }
   }
   // Legend, top right: a colored bar and the series name.
   series.forEach((s, i) => {
-    const y = M.top + 6 + i * 14;
+    const y = top + M.top + 6 + i * 14;
     for (let dx = 0; dx < 20; dx++) for (let dy = 0; dy < 3; dy++) dot(W - M.right - 80 + dx, y + 3 + dy, s.color);
     drawText(s.name, W - M.right - 54, y, 2, (x, yy) => dot(x, yy, s.color));
   });
-  return encodePng(W, H, px);
+}
+
+/** The losses on a log scale; with `quality` (at least one evaluation), FD over the same steps in a panel below. */
+export function lossCurvePng(series: CurveSeries[], quality?: QualityCurve): Uint8Array {
+  const withQuality = !!quality && quality.points.length > 0;
+  const height = H + (withQuality ? QUALITY_H : 0);
+  const px = new Uint8ClampedArray(W * height * 4).fill(255);
+  const steps = [...series.flatMap((s) => s.points), ...(withQuality ? quality.points : [])].map((p) => p.step);
+  const maxStep = Math.max(1, ...steps);
+  panel(px, 0, H, series, maxStep, { smooth: true });
+  if (withQuality) {
+    panel(px, H, QUALITY_H, [{ name: 'FD', color: FD_COLOR, points: quality.points }], maxStep, {
+      smooth: false, hline: { value: quality.floor, label: `real data ${quality.floor.toPrecision(3)}` },
+    });
+  }
+  return encodePng(W, height, px);
 }

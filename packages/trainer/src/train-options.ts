@@ -16,6 +16,9 @@ const RULES: Record<string, Rule> = {
   // Sample grids go through the sampler, whose limits they share.
   sample_count: { kind: 'int', min: 1, max: MAX_COUNT },
   sample_steps: { kind: 'int', min: 1, max: MAX_STEPS },
+  eval_every: { kind: 'int', min: 0 },
+  // Every evaluation embeds this many generated, reference and held-out images and compares them pairwise.
+  eval_count: { kind: 'int', min: 4, max: 50_000 },
   seed: { kind: 'int', min: -Infinity },
   steps: { kind: 'int', min: 0 },
   // The upper limit of img_size is the config's (validateConfig), checked when the config is resolved.
@@ -34,6 +37,7 @@ const RULES: Record<string, Rule> = {
   flip: { kind: 'boolean' },
   dataset: { kind: 'string' },
   data_dir: { kind: 'string' },
+  eval_features: { kind: 'string' },
 };
 
 /**

@@ -27,6 +27,8 @@ import { loadDataset } from './datasets/index.js';
 import { sampleGridPng } from './sample-grid.js';
 import { lossCurvePng, type CurveSeries } from './loss-curve.js';
 import { weightsForImageSize } from './pos-embed-resize.js';
+import { LABELED_DATASETS, isLabeledDataset } from './quality/labeled-sets.js';
+import { QualityEvaluator, generateForQuality } from './quality/sample-quality.js';
 
 export interface TrainOptions {
   model_size: string;
@@ -61,6 +63,12 @@ export interface TrainOptions {
   save_every: number;
   sample_count: number;
   sample_steps: number;
+  /** Steps between sample-quality evaluations of the EMA weights (FD, precision, recall; 0 = off). */
+  eval_every: number;
+  /** Images per evaluation (generated with sample_steps Euler steps, and as many reference and held-out images). */
+  eval_count: number;
+  /** The feature network of the evaluations (default: the one shipped for the dataset). */
+  eval_features?: string;
   /** Steps ahead whose batches a worker thread builds while a step trains (0: each batch on the main thread). */
   prefetch: number;
   /**
@@ -96,6 +104,8 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   save_every: 500,
   sample_count: 16,
   sample_steps: 25,
+  eval_every: 0,
+  eval_count: 500,
   prefetch: 2,
 };
 
@@ -103,7 +113,7 @@ export const TRAIN_DEFAULTS: TrainOptions = {
 const RUN_FIELDS: (keyof TrainOptions)[] = [
   'dataset', 'data_dir', 'epochs', 'batch_size', 'lr', 'warmup_steps', 'lr_decay_steps', 'weight_decay', 'grad_clip', 'ema_decay',
   'lambda_smooth', 'lambda_tv', 'physics_warmup', 'flip', 'seed', 'log_every', 'sample_every', 'save_every',
-  'sample_count', 'sample_steps', 'steps',
+  'sample_count', 'sample_steps', 'eval_every', 'eval_count', 'eval_features', 'steps',
 ];
 
 export interface TrainResult {
@@ -113,6 +123,24 @@ export interface TrainResult {
   seconds: number;
   /** The run was stopped by the signal before --steps (its step is checkpointed). */
   stopped: boolean;
+}
+
+/** A sample-quality row of metrics.jsonl (kind 'eval'), beside the loss rows. */
+interface EvalRow {
+  kind: 'eval';
+  step: number;
+  fd: number;
+  precision: number;
+  recall: number;
+  count: number;
+  sampler: 'euler';
+  sampling_steps: number;
+  /** The same figures for held-out real images: the floor. */
+  real_fd: number;
+  real_precision: number;
+  real_recall: number;
+  seconds: number;
+  time: string;
 }
 
 interface MetricRow {
@@ -130,19 +158,19 @@ interface MetricRow {
   time: string;
 }
 
-async function readMetrics(path: string, upTo: number): Promise<MetricRow[]> {
-  if (!existsSync(path)) return [];
-  const rows: MetricRow[] = [];
+async function readMetrics(path: string, upTo: number): Promise<{ losses: MetricRow[]; evals: EvalRow[] }> {
+  const out = { losses: [] as MetricRow[], evals: [] as EvalRow[] };
+  if (!existsSync(path)) return out;
   for (const line of (await readFile(path, 'utf8')).split('\n')) {
     if (!line.trim()) continue;
     try {
-      const r = JSON.parse(line) as MetricRow;
-      if (r.step <= upTo) rows.push(r);
+      const r = JSON.parse(line) as MetricRow | EvalRow;
+      if (r.step <= upTo) ('kind' in r && r.kind === 'eval' ? out.evals.push(r) : out.losses.push(r as MetricRow));
     } catch {
       // A line cut by a kill mid-append: dropped, the rest is intact.
     }
   }
-  return rows;
+  return out;
 }
 
 /**
@@ -200,6 +228,9 @@ export async function train(
     ckpt = freshCheckpoint(config, o.seed);
   }
 
+  if (o.eval_every > 0 && !isLabeledDataset(o.dataset)) {
+    throw new Error(`--eval_every: sample quality needs a feature network; there is one for ${LABELED_DATASETS.join(', ')}, not for --dataset ${o.dataset}`);
+  }
   const choice = await selectEngine(o.backend);
   log(describeEngineChoice(choice));
   if (choice.name === 'wasm') {
@@ -235,8 +266,16 @@ export async function train(
 
   await mkdir(join(o.out, 'samples'), { recursive: true });
   const metricsPath = join(o.out, 'metrics.jsonl');
-  const history = await readMetrics(metricsPath, ckpt.step);
-  if (o.resume) await writeFileAtomic(metricsPath, history.map((r) => JSON.stringify(r) + '\n').join('')); // drop rows after the checkpoint
+  const { losses: history, evals } = await readMetrics(metricsPath, ckpt.step);
+  // Drop rows after the checkpoint.
+  if (o.resume) await writeFileAtomic(metricsPath, [...history, ...evals].sort((a, b) => a.step - b.step).map((r) => JSON.stringify(r) + '\n').join(''));
+  // Sample quality (--eval_every): the dataset's feature network, reference set and real-data floor, made once.
+  let quality: QualityEvaluator | undefined;
+  if (o.eval_every > 0) {
+    quality = await QualityEvaluator.create({ dataset: o.dataset, dataDir: o.data_dir, count: o.eval_count, featureNet: o.eval_features, onNote: log });
+    const f = quality.floor;
+    log(`sample quality every ${o.eval_every} steps on ${quality.count} images; real-data floor FD ${f.fd.toFixed(3)}, precision ${f.precision.toFixed(3)}, recall ${f.recall.toFixed(3)}`);
+  }
 
   const adam: AdamWOptions = { lr: o.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weight_decay, clipNorm: o.grad_clip };
   let engine: TrainEngine;
@@ -269,7 +308,19 @@ export async function train(
       { name: 'smooth', color: [133, 153, 0], points: history.map((r) => ({ step: r.step, value: r.smooth })) },
       { name: 'tv', color: [108, 113, 196], points: history.map((r) => ({ step: r.step, value: r.tv })) },
     ];
-    await writeFileAtomic(join(o.out, 'loss.png'), lossCurvePng(series));
+    await writeFileAtomic(join(o.out, 'loss.png'), lossCurvePng(series, quality && { points: evals.map((r) => ({ step: r.step, value: r.fd })), floor: quality.floor.fd }));
+  };
+  const evaluate = async (q: QualityEvaluator) => {
+    const t0 = performance.now();
+    const x = await generateForQuality(await engine.emaVelocity(), config, q.count, o.sample_steps, o.seed);
+    const s = await q.score(x, q.count, config.img_size);
+    const row: EvalRow = {
+      kind: 'eval', step, ...s, count: q.count, sampler: 'euler', sampling_steps: o.sample_steps,
+      real_fd: q.floor.fd, real_precision: q.floor.precision, real_recall: q.floor.recall, seconds: (performance.now() - t0) / 1000, time: new Date().toISOString(),
+    };
+    evals.push(row);
+    await appendFile(metricsPath, JSON.stringify(row) + '\n');
+    return row;
   };
 
   if (step >= total) {
@@ -314,6 +365,11 @@ export async function train(
         await pictures();
         bar.log(`step ${step}: loss ${smoothLoss.toFixed(4)}; samples/step_${String(step).padStart(8, '0')}.png and loss.png written`);
       }
+      if (quality && (step % o.eval_every === 0 || step === total)) {
+        const r = await evaluate(quality);
+        bar.log(`step ${step}: FD ${r.fd.toFixed(3)} (real ${r.real_fd.toFixed(3)}), precision ${r.precision.toFixed(3)}, recall ${r.recall.toFixed(3)} in ${r.seconds.toFixed(0)} s`);
+        if (!(step % o.sample_every === 0 || step === total)) await pictures();
+      }
       if (step % o.save_every === 0 || step === total) await save();
     }
     if (step > lastSaved) await save(); // stopped by the signal between checkpoints
@@ -327,6 +383,7 @@ export async function train(
   } finally {
     await batches.close();
     await engine.dispose();
+    await quality?.dispose();
   }
   bar.done();
   const seconds = (Date.now() - t0) / 1000;

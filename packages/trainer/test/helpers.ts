@@ -37,6 +37,29 @@ export function idxImages(pixels: Uint8Array, count: number, rows: number, cols:
   return out;
 }
 
+/** An IDX1 uint8 label file (not yet gzipped). */
+export function idxLabels(labels: Uint8Array): Uint8Array {
+  const out = new Uint8Array(8 + labels.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, 0x00000801);
+  view.setUint32(4, labels.length);
+  out.set(labels, 8);
+  return out;
+}
+
+/**
+ * Both splits with labels, as Debian installs them: train and t10k images and labels. Image i is shape i % 3, labelled
+ * i % 3 (three of the ten classes), so a classifier can learn them.
+ */
+export async function writeLabeledFashionFixture(dir: string, train = 240, test = 90): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  for (const [split, count] of [['train', train], ['t10k', test]] as const) {
+    await writeFile(join(dir, `${split}-images-idx3-ubyte.gz`), gzipSync(idxImages(syntheticImages(count), count, 28, 28)));
+    await writeFile(join(dir, `${split}-labels-idx1-ubyte.gz`), gzipSync(idxLabels(Uint8Array.from({ length: count }, (_, i) => i % 3))));
+  }
+  return dir;
+}
+
 /** Writes dir/train-images-idx3-ubyte.gz holding `count` synthetic 28x28 images; returns dir. */
 export async function writeFashionMnistFixture(dir: string, count = 64): Promise<string> {
   await mkdir(dir, { recursive: true });
