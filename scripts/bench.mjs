@@ -4,7 +4,7 @@
 // Adding a section: write `async function mySection(ctx) -> { title, columns, rows, targets?, notes?, json? }` (see
 // scripts/bench/util.mjs formatTable for `columns`) and add it to the list in loadSections(). Sections run in order and share `ctx`
 // (an earlier one may leave values there, as 'matmul' leaves ctx.matmulGflops for 'forward').
-// `node scripts/bench.mjs --only=matmul,forward` runs a subset.
+// `node scripts/bench.mjs --only=matmul,forward` runs a subset; --quality_count=N sets the quality section's set size.
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,12 +21,14 @@ async function loadSections() {
   const { samplingSection } = await import('./bench/sampling.mjs');
   const { trainingSection } = await import('./bench/training.mjs');
   const { enginesSection } = await import('./bench/engines.mjs');
+  const { qualitySection } = await import('./bench/quality.mjs');
   return [
     { name: 'matmul', run: matmulSection },
     { name: 'forward', run: forwardSection },
     { name: 'sampling', run: samplingSection },
     { name: 'training', run: trainingSection },
     { name: 'engines', run: enginesSection },
+    { name: 'quality', run: qualitySection },
   ];
 }
 

@@ -18,6 +18,10 @@ export interface OpenedSession {
 /** Opens `bytes` (read from `where`, named in errors) on a device. */
 export async function openSession(bytes: Uint8Array, device: NodeDevice, threads?: number, where = 'model'): Promise<OpenedSession> {
   if (!NODE_DEVICES.includes(device)) throw new Error(`unknown device '${device}': expected one of ${NODE_DEVICES.join(', ')}`);
+  // ORT's native logger is process-wide, made with the first session; probing CUDA where it is missing makes it print
+  // an error line. The failure itself reaches us as an exception, said clearly below (or as the reason 'auto' fell
+  // back to the CPU), so every session of the process is opened here with the logger at 'fatal'.
+  ort.env.logLevel = 'fatal';
   const base: ort.InferenceSession.SessionOptions = threads ? { intraOpNumThreads: threads } : {};
   // logSeverityLevel 4: a missing CUDA provider is expected here; ORT would otherwise print a red native error line.
   // The CPU provider is always there: its failure is the model's, said with the file and without ORT's source paths.

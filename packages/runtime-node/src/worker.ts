@@ -7,9 +7,6 @@ import { openSession } from './devices.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
 if (!parentPort) throw new Error('worker.ts must run in a worker thread');
-// Probing CUDA on a machine without it makes ORT's native logger print an error line; the failure itself still
-// reaches us as an exception, which openSession turns into a clear message (or a reasoned fallback for 'auto').
-ort.env.logLevel = 'fatal';
 const port = parentPort;
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 

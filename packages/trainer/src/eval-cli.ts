@@ -7,7 +7,7 @@ import { LiquidFlow, NODE_DEVICES, type NodeDevice } from '@liquidflow/runtime-n
 import { parseFlags, helpText, type FlagSpec } from './cli-args.js';
 import { loadImageFolder } from './datasets/folder.js';
 import { LABELED_DATASETS, isLabeledDataset } from './quality/labeled-sets.js';
-import { QUALITY_CHUNK, QualityEvaluator, type QualityScores, chunkSeed, rgbaToRgb } from './quality/sample-quality.js';
+import { QualityEvaluator, type QualityScores, generateFromModel } from './quality/sample-quality.js';
 
 const FLAGS = {
   dataset: { type: 'string', default: undefined, help: `the data the model learned: ${LABELED_DATASETS.join(', ')} (a shipped feature network each)` },
@@ -42,22 +42,12 @@ async function generated(target: string, evaluator: QualityEvaluator, f: Record<
   checkSampleOptions({ count: 1, channels: 1, size: 1, steps: f.steps as number, sampler, seed: f.seed as number }, '--');
   const model = await LiquidFlow.load(target, { device: f.device as NodeDevice, threads: f.threads as number | undefined });
   try {
-    const size = model.config.img_size;
-    const pixels = new Uint8Array(count * size * size * 3);
-    const chunk = QUALITY_CHUNK;
     const bar = new ProgressBar(count, { unit: 'images', out: err, plainEveryMs: 10_000 });
     const t0 = performance.now();
-    for (let at = 0, i = 0; at < count; at += chunk, i++) {
-      const n = Math.min(chunk, count - at);
-      // One seed per chunk, derived from --seed: the set is the same on every run and machine.
-      const images = await model.generate({
-        count: n, steps: f.steps as number, sampler, seed: chunkSeed(f.seed as number, i),
-        onProgress: (p) => bar.update(at + (n * p.step) / p.total, `${sampler} ${f.steps} steps`, (at + (n * p.step) / p.total) / ((performance.now() - t0) / 1000)),
-      });
-      pixels.set(rgbaToRgb(images), at * size * size * 3);
-    }
+    const pixels = await generateFromModel(model, count, { steps: f.steps as number, sampler, seed: f.seed as number },
+      (done) => bar.update(Math.floor(done), `${sampler} ${f.steps} steps`, done / ((performance.now() - t0) / 1000)));
     bar.done();
-    return { pixels, size, what: `${count} images from ${target}, ${sampler} ${f.steps} steps, seed ${f.seed}` };
+    return { pixels, size: model.config.img_size, what: `${count} images from ${target}, ${sampler} ${f.steps} steps, seed ${f.seed}` };
   } finally {
     await model.dispose();
   }

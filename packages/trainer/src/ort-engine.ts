@@ -51,9 +51,6 @@ export class OrtEngine implements TrainEngine {
     config: LiquidFlowConfig, start: { weights: Weights; ema: Weights; optimizer?: OptimizerState }, adam: AdamWOptions, opts: OrtEngineOptions,
   ): Promise<OrtEngine> {
     const built = buildTrainingStep(config, opts.batch, { beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps, weightDecay: adam.weightDecay, clipNorm: adam.clipNorm });
-    // Probing CUDA where it is missing makes ORT's native logger print an error line (as in runtime-node's worker);
-    // the failure itself still reaches openSession, which reports it (or why 'auto' fell back to the CPU).
-    ort.env.logLevel = 'fatal';
     const t0 = performance.now();
     const opened = await openSession(encodeModel(built.graph, { 'liquidflow.config': JSON.stringify(config) }), opts.device, opts.threads, 'the training-step graph');
     const sessionSeconds = (performance.now() - t0) / 1000;

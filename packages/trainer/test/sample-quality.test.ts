@@ -67,7 +67,7 @@ describe('labelled splits', () => {
       }
     }
     await writeFile(join(pkg, 'emoji.json'), JSON.stringify(list));
-    expect(emojiCategories(join(pkg, 'emoji.json')).get('e0-1f3fb.png')).toBe('Smileys & Emotion');
+    expect(emojiCategories(join(pkg, 'emoji.json')).get('e0-1f3fb.png')).toEqual({ category: 'Smileys & Emotion', base: 'e0.png' });
     const s = await loadLabeledSplits('emoji', 8, pkg);
     expect(s.classes).toEqual(['Flags', 'Smileys & Emotion']);
     expect(s.train.count + s.heldOut.count).toBe(60);
@@ -77,6 +77,8 @@ describe('labelled splits', () => {
     for (const part of [s.train, s.heldOut]) {
       for (let i = 0; i < part.count; i++) expect(part.pixels[i * per] < 128 ? 0 : 1).toBe(part.labels[i]);
     }
+    // Each smiley has one skin-tone variant, kept on its base's side of the split: an even number of each side's smileys.
+    for (const part of [s.train, s.heldOut]) expect(Array.from(part.labels).filter((l) => l === 1).length % 2).toBe(0);
     const again = await loadLabeledSplits('emoji', 8, pkg);
     expect(again.heldOut.labels).toEqual(s.heldOut.labels);
   });

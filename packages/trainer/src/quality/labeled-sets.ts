@@ -31,7 +31,7 @@ export function isLabeledDataset(name: string): name is LabeledDataset {
   return (LABELED_DATASETS as readonly string[]).includes(name);
 }
 
-/** Share of the emoji held out, chosen per file name (a hash), so the split never depends on file order. */
+/** Share of the emoji held out, chosen per base emoji (a hash of its file name), so the split never depends on file order. */
 const EMOJI_HELD_OUT = 0.3;
 /** emoji.json is at the package root; the PNGs are in img/<vendor>/<size>. */
 const EMOJI_JSON_MAX_BYTES = 64 * 2 ** 20;
@@ -49,8 +49,12 @@ export function pick(from: LabeledImages, indices: ArrayLike<number>): LabeledIm
   return { count: indices.length, size: from.size, pixels, labels };
 }
 
-/** Category of every emoji image file name (skin-tone variants share their base emoji's category). */
-export function emojiCategories(emojiJson: string): Map<string, string> {
+/**
+ * Category of every emoji image file name, and the base emoji it belongs to: skin-tone variants share their base's
+ * category, and the split keeps them on their base's side (a variant held out while its base trains would be a
+ * near-copy of a training image).
+ */
+export function emojiCategories(emojiJson: string): Map<string, { category: string; base: string }> {
   const size = statSync(emojiJson).size;
   if (size > EMOJI_JSON_MAX_BYTES) throw new DatasetError(`${emojiJson}: ${size} bytes, more than the ${EMOJI_JSON_MAX_BYTES} an emoji list needs`);
   let list: unknown;
@@ -60,11 +64,12 @@ export function emojiCategories(emojiJson: string): Map<string, string> {
     throw new DatasetError(`${emojiJson}: not valid JSON (${(e as Error).message})`);
   }
   if (!Array.isArray(list)) throw new DatasetError(`${emojiJson}: expected a list of emoji`);
-  const byImage = new Map<string, string>();
+  const byImage = new Map<string, { category: string; base: string }>();
   for (const e of list as { image?: unknown; category?: unknown; skin_variations?: Record<string, { image?: unknown }> }[]) {
     if (typeof e?.image !== 'string' || typeof e.category !== 'string') continue;
-    byImage.set(e.image, e.category);
-    for (const v of Object.values(e.skin_variations ?? {})) if (typeof v?.image === 'string') byImage.set(v.image, e.category);
+    const entry = { category: e.category, base: e.image };
+    byImage.set(e.image, entry);
+    for (const v of Object.values(e.skin_variations ?? {})) if (typeof v?.image === 'string') byImage.set(v.image, entry);
   }
   if (byImage.size === 0) throw new DatasetError(`${emojiJson}: no entries with 'image' and 'category'`);
   return byImage;
@@ -83,15 +88,15 @@ async function loadEmojiSplits(size: number, dataDir: string | undefined, onProg
   const ds = await loadEmoji(size, root, { onProgress, onWarning: () => {} });
   const pngDir = findEmojiPngDir(root as string);
   const categories = emojiCategories(findEmojiJson(pngDir, root as string));
-  const classes = [...new Set(categories.values())].sort();
+  const classes = [...new Set([...categories.values()].map((e) => e.category))].sort();
   const labels = new Uint8Array(ds.count);
   const train: number[] = [];
   const held: number[] = [];
   ds.files.forEach((f, i) => {
-    const category = categories.get(basename(f));
-    if (category === undefined) return; // not in the list (a file the package did not ship): unlabelled, left out
-    labels[i] = classes.indexOf(category);
-    ((hashString(basename(f)) % 1000) / 1000 < EMOJI_HELD_OUT ? held : train).push(i);
+    const entry = categories.get(basename(f));
+    if (entry === undefined) return; // not in the list (a file the package did not ship): unlabelled, left out
+    labels[i] = classes.indexOf(entry.category);
+    ((hashString(entry.base) % 1000) / 1000 < EMOJI_HELD_OUT ? held : train).push(i);
   });
   if (train.length < 2 || held.length < 2) throw new DatasetError(`${pngDir}: only ${train.length + held.length} images have a category in emoji.json`);
   const all: LabeledImages = { count: ds.count, size, pixels: ds.pixels, labels };

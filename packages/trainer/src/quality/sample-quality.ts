@@ -5,6 +5,7 @@
 import {
   type FeatureStats, type LiquidFlowConfig, type SamplerName, type VelocityFn, Rng, featureStats, frechetDistance, precisionRecall, sample, toImages,
 } from '@liquidflow/core';
+import type { LiquidFlow } from '@liquidflow/runtime-node';
 import { FeatureNetwork, shippedFeatureNet } from './feature-network.js';
 import { type LabeledImages, type LabeledSplits, loadLabeledSplits, pick } from './labeled-sets.js';
 
@@ -110,6 +111,26 @@ export async function generateForQuality(velocity: VelocityFn, config: LiquidFlo
     const n = Math.min(QUALITY_CHUNK, count - at);
     const x = await sample(velocity, { count: n, channels: c, size: s, steps, sampler, seed: chunkSeed(seed, i) });
     out.set(rgbaToRgb(toImages(x, n, c, s)), at * s * s * 3);
+  }
+  return out;
+}
+
+/**
+ * `count` images from a loaded model (runtime-node, as liquidflow-eval and the bench score exported models), as RGB
+ * bytes [count, S, S, 3]; the same chunks and seeds as generateForQuality, so both score the same images.
+ * onProgress gets fractional images done.
+ */
+export async function generateFromModel(
+  model: LiquidFlow, count: number, o: { steps: number; sampler: SamplerName; seed: number }, onProgress?: (done: number) => void,
+): Promise<Uint8Array> {
+  const s = model.config.img_size;
+  const out = new Uint8Array(count * s * s * 3);
+  for (let at = 0, i = 0; at < count; at += QUALITY_CHUNK, i++) {
+    const n = Math.min(QUALITY_CHUNK, count - at);
+    const images = await model.generate({
+      count: n, steps: o.steps, sampler: o.sampler, seed: chunkSeed(o.seed, i), onProgress: (p) => onProgress?.(at + (n * p.step) / p.total),
+    });
+    out.set(rgbaToRgb(images), at * s * s * 3);
   }
   return out;
 }

@@ -31,7 +31,7 @@ export interface FeatureNetTrainOptions {
   log?: (line: string) => void;
 }
 
-export const FEATURE_NET_DEFAULTS = { epochs: 8, batch: 128, lr: 2e-3, seed: 0, imgSize: 32, widths: [32, 64, 128] as [number, number, number] };
+export const FEATURE_NET_DEFAULTS = { epochs: 15, batch: 128, lr: 2e-3, seed: 0, imgSize: 32, widths: [32, 64, 128] as [number, number, number] };
 
 /** Mirrors each image of an NCHW batch left-right where flip[i] is set. */
 function flipRows(x: Float32Array, n: number, c: number, s: number, flip: boolean[]): void {
