@@ -13,6 +13,7 @@ import {
   DatasetError, FeatureNetwork, QualityEvaluator, emojiCategories, freshCheckpoint, loadLabeledSplits, parseIdxLabels, train, trainFeatureNet,
 } from '@liquidflow/trainer';
 import { exportBytes } from '@liquidflow/exporter';
+import onnxProto from 'onnx-proto';
 import { idxLabels, smallRun, syntheticImages, writeLabeledFashionFixture } from './helpers.js';
 
 const run = promisify(execFile);
@@ -104,6 +105,21 @@ describe('feature network', () => {
     await writeFile(bad, exportBytes(freshCheckpoint(resolveConfig('tiny', { img_size: 16, dim: 32, depth: 2, head_dim: 16, d_state: 8 }), 0)).bytes);
     await expect(FeatureNetwork.load(bad)).rejects.toThrow(/model\.onnx: not a LiquidFlow feature network/);
     await expect(FeatureNetwork.load(join(dir, 'missing.onnx'))).rejects.toThrow(/missing\.onnx: feature network not found/);
+  });
+
+  it('a feature network whose record is from a newer format, or whose config is out of range, fails naming the file', async () => {
+    const edit = async (name: string, change: (r: Record<string, any>) => void) => {
+      const m = onnxProto.onnx.ModelProto.decode(new Uint8Array(await readFile(netPath)));
+      const entry = m.metadataProps!.find((p) => p.key === 'liquidflow.feature_net')!;
+      const record = JSON.parse(entry.value!);
+      change(record);
+      entry.value = JSON.stringify(record);
+      const path = join(dir, name);
+      await writeFile(path, onnxProto.onnx.ModelProto.encode(m).finish());
+      return path;
+    };
+    await expect(FeatureNetwork.load(await edit('v2.onnx', (r) => (r.version = 2)))).rejects.toThrow(/v2\.onnx: .*version 2, expected liquidflow-feature-net version 1/);
+    await expect(FeatureNetwork.load(await edit('size.onnx', (r) => (r.config.img_size = 12)))).rejects.toThrow(/size\.onnx .*img_size must be a multiple of 8/);
   });
 });
 
