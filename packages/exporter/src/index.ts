@@ -3,3 +3,4 @@ export { IR_VERSION, OPSET, attributeProto, decodeModel, encodeModel, modelProto
 export * from './build-graph.js';
 export * from './export-model.js';
 export * from './verify.js';
+export * from './dtype.js';
