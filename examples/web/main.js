@@ -90,7 +90,7 @@ async function generate() {
     });
     drawGridToCanvas(images, ui.grid);
     if (ui.download.href) URL.revokeObjectURL(ui.download.href);
-    ui.download.href = URL.createObjectURL(toPngBlob(imageGridData(images)));
+    ui.download.href = URL.createObjectURL(await toPngBlob(imageGridData(images)));
     ui.download.hidden = false;
     state.images = images;
     state.generations++;

@@ -2,8 +2,9 @@
 // liquidflow-generate MODEL.onnx [--count 16] [--steps 25] [--sampler euler|heun] [--seed 0] [--out grid.png | --out-dir DIR]
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkSampleOptions, encodePng, writeFileAtomicWith, imageGrid, ProgressBar, SAMPLERS, type SamplerName } from '@liquidflow/core';
+import { checkSampleOptions, writeFileAtomicWith, imageGrid, ProgressBar, SAMPLERS, type SamplerName } from '@liquidflow/core';
 import { LiquidFlow } from './liquidflow.js';
+import { encodePng } from './png.js';
 import { NODE_DEVICES } from './devices.js';
 import type { NodeDevice } from './protocol.js';
 
