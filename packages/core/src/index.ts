@@ -25,3 +25,4 @@ export * from './worker-errors.js';
 export * from './symmetric-eigen.js';
 export * from './frechet-distance.js';
 export * from './precision-recall.js';
+export * from './model-download.js';
