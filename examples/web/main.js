@@ -34,9 +34,10 @@ function setStatus(status, text) {
 }
 
 function showDevice(lf) {
-  // e.g. "WebGPU unavailable: no adapter — running on wasm (1 thread)" or "Running on webgpu (auto: WebGPU adapter ...)".
+  // e.g. "WebGPU unavailable: no adapter — running on wasm (1 thread)" (a fallback's reason says where it runs) or
+  // "Running on webgpu (auto: WebGPU adapter ...)".
   ui.deviceText.textContent =
-    (lf.deviceReason.startsWith('WebGPU unavailable') ? lf.deviceReason : `Running on ${lf.device} (${lf.deviceReason})`) +
+    (lf.deviceReason.includes(' — running on ') ? lf.deviceReason : `Running on ${lf.device} (${lf.deviceReason})`) +
     (lf.latentsOnGpu ? ' · latents stay on the GPU' : '');
   ui.deviceText.dataset.device = lf.device;
 }
