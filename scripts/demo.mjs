@@ -1,9 +1,10 @@
 // `npm start`: the main job on a built-in default, no flags and no downloads: generate a grid of images from the
 // demo model shipped in models/ (trained here with liquidflow-train, see its model card), on the CPU.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ProgressBar } from '@liquidflow/core';
+import { ProgressBar, writeFileAtomicWith } from '@liquidflow/core';
 import { LiquidFlow, encodePng, imageGrid } from '@liquidflow/runtime-node';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -25,7 +26,7 @@ async function main() {
   await lf.dispose();
   const grid = imageGrid(images);
   mkdirSync(join(root, 'out', 'demo'), { recursive: true });
-  writeFileSync(OUT, encodePng(grid.width, grid.height, grid.data));
+  await writeFileAtomicWith(fs, OUT, encodePng(grid.width, grid.height, grid.data)); // compressed (zlib level 9)
   console.log(`wrote ${relative(root, OUT)}: 16 images in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   console.log('next: train your own with liquidflow-train (see README.md), export it with liquidflow-export --verify');
 }

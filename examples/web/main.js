@@ -1,4 +1,5 @@
 // The example app: pick a device, load a LiquidFlow .onnx (downloaded once, then from the Cache API), generate a grid.
+// It opens on the demo model shipped in the repository (/models/fashion-mnist-tiny/model.onnx, served by serve.mjs).
 // URL parameters preset the form: ?model=URL&device=auto|webgpu|wasm&count=4&steps=25&sampler=euler&seed=0&worker=1
 // (and gpuLatents=0 to read the latents back to the CPU after every WebGPU step instead of keeping them on the GPU).
 import { LiquidFlow, createWorkerLiquidFlow, drawGridToCanvas, imageGridData, toPngBlob, clearCache } from '@liquidflow/runtime-web';
@@ -34,9 +35,10 @@ function setStatus(status, text) {
 }
 
 function showDevice(lf) {
-  // e.g. "WebGPU unavailable: no adapter — running on wasm (1 thread)" or "Running on webgpu (auto: WebGPU adapter ...)".
+  // e.g. "WebGPU unavailable: no adapter — running on wasm (1 thread)" (a fallback's reason says where it runs) or
+  // "Running on webgpu (auto: WebGPU adapter ...)".
   ui.deviceText.textContent =
-    (lf.deviceReason.startsWith('WebGPU unavailable') ? lf.deviceReason : `Running on ${lf.device} (${lf.deviceReason})`) +
+    (lf.deviceReason.includes(' — running on ') ? lf.deviceReason : `Running on ${lf.device} (${lf.deviceReason})`) +
     (lf.latentsOnGpu ? ' · latents stay on the GPU' : '');
   ui.deviceText.dataset.device = lf.device;
 }
@@ -50,15 +52,42 @@ async function load() {
   state.lf = null;
   state.events = [];
   setStatus('loading', 'loading model…');
+  ui.progress.value = 0;
+  // Download progress comes from the runtime's progress_callback; creating the session (starting ORT's WASM and
+  // opening the model) reports nothing until it is done, so the bar turns indeterminate and a clock counts.
+  let opening = null;
+  const stopOpening = () => {
+    clearInterval(opening);
+    opening = null;
+  };
   const progress_callback = (e) => {
     state.events.push(e);
-    if (e.status === 'progress') {
+    if (e.status === 'download') ui.progressText.textContent = 'downloading…';
+    else if (e.status === 'progress') {
       ui.progress.value = e.progress;
-      ui.progressText.textContent = `${e.cached ? 'reading cache' : 'downloading'} ${(e.loaded / 1e6).toFixed(2)} / ${(e.total / 1e6).toFixed(2)} MB`;
-    } else if (e.status === 'ready') ui.progressText.textContent = `model ready on ${e.device}`;
+      const mb = (n) => (n / 1e6).toFixed(2);
+      ui.progressText.textContent = `${e.cached ? 'reading cache' : 'downloading'} ${mb(e.loaded)} / ${mb(e.total)} MB (${Math.round(e.progress)}%)`;
+    } else if (e.status === 'done') {
+      ui.progress.removeAttribute('value'); // indeterminate: the browser animates it
+      const start = performance.now();
+      const on = device === 'auto' ? '' : ` on ${device}`;
+      const tick = () => (ui.progressText.textContent = `opening the model${on}… ${((performance.now() - start) / 1000).toFixed(1)} s`);
+      tick();
+      opening = setInterval(tick, 100);
+    } else if (e.status === 'ready') {
+      stopOpening();
+      ui.progress.value = 100;
+      ui.progressText.textContent = `model ready on ${e.device}`;
+    }
   };
   const options = { device, progress_callback, wasmPaths: WASM_PATHS, gpuLatents: params.get('gpuLatents') !== '0' };
-  const lf = inWorker ? await createWorkerLiquidFlow(ui.model.value, { ...options, ortUrl: ORT_URL }) : await LiquidFlow.load(ui.model.value, options);
+  let lf;
+  try {
+    lf = inWorker ? await createWorkerLiquidFlow(ui.model.value, { ...options, ortUrl: ORT_URL }) : await LiquidFlow.load(ui.model.value, options);
+  } finally {
+    stopOpening();
+    if (!ui.progress.hasAttribute('value')) ui.progress.value = 0; // a failed load leaves no spinning bar
+  }
   state.lf = lf;
   state.key = key;
   showDevice(lf);
@@ -90,7 +119,7 @@ async function generate() {
     });
     drawGridToCanvas(images, ui.grid);
     if (ui.download.href) URL.revokeObjectURL(ui.download.href);
-    ui.download.href = URL.createObjectURL(toPngBlob(imageGridData(images)));
+    ui.download.href = URL.createObjectURL(await toPngBlob(imageGridData(images)));
     ui.download.hidden = false;
     state.images = images;
     state.generations++;

@@ -11,6 +11,7 @@ export default defineConfig({
   target: 'es2022',
   // onnxruntime-web stays a bare import (import map or bundler); @liquidflow/core is bundled in, so a page without a
   // bundler needs only two import-map entries and the worker file has no bare imports besides ORT (loaded by URL).
+  // core is a devDependency (package.json), so the .d.ts files inline its types as well: nothing published imports it.
   external: ['onnxruntime-web'],
   noExternal: ['@liquidflow/core'],
 });

@@ -20,10 +20,19 @@ export function atomicTempPath(path: string): string {
   return `${path.slice(0, cut)}.${path.slice(cut)}.tmp-${pid}-${tempCounter++}`;
 }
 
+/** Errors like ENOSPC name no file, and open's name the temp file: say which output failed (class and code kept). */
+function naming(e: unknown, path: string): unknown {
+  if (e instanceof Error && !e.message.includes(path)) e.message = `cannot write ${path}: ${e.message}`;
+  return e;
+}
+
 export async function writeFileAtomicWith(fs: AtomicWriteFs, path: string, data: Uint8Array | string): Promise<void> {
   const tmp = atomicTempPath(path);
-  // 'wx': never write through something already at the temp name (a planted symbolic link).
-  const fh = await fs.open(tmp, 'wx');
+  // 'wx': never write through something already at the temp name (a planted symbolic link). A failed open created
+  // nothing of ours, so nothing is removed (on EEXIST the file there is someone else's).
+  const fh = await fs.open(tmp, 'wx').catch((e) => {
+    throw naming(e, path);
+  });
   try {
     try {
       await fh.writeFile(data);
@@ -34,8 +43,6 @@ export async function writeFileAtomicWith(fs: AtomicWriteFs, path: string, data:
     await fs.rename(tmp, path);
   } catch (e) {
     await fs.rm(tmp, { force: true }).catch(() => {});
-    // Errors like ENOSPC name no file: say which output failed (class and code are kept).
-    if (e instanceof Error && !e.message.includes(path)) e.message = `cannot write ${path}: ${e.message}`;
-    throw e;
+    throw naming(e, path);
   }
 }

@@ -26,3 +26,4 @@ export * from './symmetric-eigen.js';
 export * from './frechet-distance.js';
 export * from './precision-recall.js';
 export * from './feature-net.js';
+export * from './model-download.js';

@@ -68,4 +68,11 @@ describe('writeFileAtomicWith', () => {
     await expect(writeFileAtomicWith(fs, join(sub, 'grid.png'), 'x')).rejects.toThrow(join(sub, 'grid.png'));
     expect(await fs.readdir(sub)).toEqual(['grid.png']);
   });
+
+  it('a missing folder fails naming the target, not the temp file', async () => {
+    const path = join(dir, 'no-such-folder', 'grid.png');
+    const e = await writeFileAtomicWith(fs, path, 'x').then(() => null, (x: NodeJS.ErrnoException) => x);
+    expect(e?.code).toBe('ENOENT');
+    expect(e?.message.startsWith(`cannot write ${path}: ENOENT`), e?.message).toBe(true);
+  });
 });

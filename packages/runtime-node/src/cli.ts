@@ -1,15 +1,17 @@
 #!/usr/bin/env node
-// liquidflow-generate MODEL.onnx [--count 16] [--steps 25] [--sampler euler|heun] [--seed 0] [--out grid.png | --out-dir DIR]
+// liquidflow-generate MODEL.onnx|URL [--count 16] [--steps 25] [--sampler euler|heun] [--seed 0] [--out grid.png | --out-dir DIR]
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkSampleOptions, encodePng, writeFileAtomicWith, imageGrid, ProgressBar, SAMPLERS, type SamplerName } from '@liquidflow/core';
+import { checkSampleOptions, writeFileAtomicWith, imageGrid, ProgressBar, SAMPLERS, type SamplerName } from '@liquidflow/core';
 import { LiquidFlow } from './liquidflow.js';
+import { encodePng } from './png.js';
 import { NODE_DEVICES } from './devices.js';
 import type { NodeDevice } from './protocol.js';
 
 const HELP = `Usage: liquidflow-generate MODEL.onnx [options]
 
-Generates images from a LiquidFlow model exported by liquidflow-export.
+Generates images from a LiquidFlow model exported by liquidflow-export. MODEL.onnx is a file path or an
+http(s) URL (downloaded with a progress bar).
 
 Options:
   --count N          images to generate (default 16)
@@ -58,7 +60,22 @@ function parse(argv: string[]) {
 
 async function main() {
   const o = parse(process.argv.slice(2));
-  const lf = await LiquidFlow.load(o.model, { device: o.device, threads: o.threads || undefined });
+  // A URL's download as a bar in kB (a file is read at once and draws none). Without a Content-Length the total grows
+  // with the bytes: the bar is remade for each new total, with the rate since the download began.
+  let download: { bar: ProgressBar; total: number; start: number } | undefined;
+  let downloading = false;
+  const lf = await LiquidFlow.load(o.model, {
+    device: o.device, threads: o.threads || undefined,
+    progress_callback: (e) => {
+      if (e.status === 'download') downloading = true;
+      else if (e.status === 'progress' && downloading) {
+        const total = Math.max(1, Math.round(e.total / 1e3));
+        if (download?.total !== total) download = { bar: new ProgressBar(total, { unit: 'kB', plainEveryMs: 2000 }), total, start: download?.start ?? Date.now() };
+        const kB = Math.round(e.loaded / 1e3);
+        download.bar.update(kB, 'kB downloaded', kB / Math.max(0.25, (Date.now() - download.start) / 1000));
+      } else if (e.status === 'done') download?.bar.done();
+    },
+  });
   const c = lf.config;
   process.stderr.write(`${o.model}: ${c.variant} ${c.img_size}px on ${lf.device} (${lf.deviceReason}); ${o.count} images, ${o.steps} ${o.sampler} steps, seed ${o.seed}\n`);
   const t0 = Date.now();
@@ -76,7 +93,7 @@ async function main() {
   if (o.outDir) {
     await fs.mkdir(o.outDir, { recursive: true });
     // allSettled: exiting on the first failure would cut the other writes short and leave their temp files.
-    const writes = await Promise.allSettled(images.map((img, i) => writeFileAtomicWith(fs, join(o.outDir, `${String(i).padStart(3, '0')}.png`), encodePng(img.width, img.height, img.data))));
+    const writes = await Promise.allSettled(images.map((img, i) => img.save(join(o.outDir, `${String(i).padStart(3, '0')}.png`))));
     const failed = writes.find((w) => w.status === 'rejected');
     if (failed) throw failed.reason;
     msg += ` and ${images.length} PNGs in ${o.outDir}`;

@@ -1,12 +1,13 @@
-// LiquidFlow for Node: load a .onnx exported by liquidflow-export, generate images with Euler or Heun sampling.
-// The session lives in a worker thread, so generating never blocks the caller's event loop.
+// LiquidFlow for Node: load a .onnx exported by liquidflow-export (from a file, a URL or bytes), generate images
+// with Euler or Heun sampling. The session lives in a worker thread, so generating never blocks the caller's event loop.
 import { Worker } from 'node:worker_threads';
-import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { type GenerateOptions, type LiquidFlowConfig, readLiquidFlowInfo, reviveError, SamplingAbortedError, toImages } from '@liquidflow/core';
+import { type GenerateOptions, type LiquidFlowConfig, type LiquidFlowModelInfo, modelFileName, readLiquidFlowInfo, reviveError, SamplingAbortedError, toImages } from '@liquidflow/core';
 import type { FromWorker, NodeDevice, ToWorker } from './protocol.js';
+import { type GeneratedImage, LiquidFlowImage } from './image.js';
+import { type ModelSource, type ReadModelOptions, readModel } from './model-source.js';
 
-export interface LoadOptions {
+export interface LoadOptions extends ReadModelOptions {
   /** 'auto' (CUDA if its provider loads, else CPU), 'cpu' or 'cuda'. Default 'auto'. */
   device?: NodeDevice;
   /** ORT intra-op threads (default: ORT's choice). */
@@ -14,15 +15,7 @@ export interface LoadOptions {
 }
 
 export type { GenerateOptions } from '@liquidflow/core';
-
-export interface GeneratedImage {
-  width: number;
-  height: number;
-  /** RGBA bytes, row-major. */
-  data: Uint8ClampedArray;
-  /** RGB floats in [0, 1], row-major HWC. */
-  rgb: Float32Array;
-}
+export type { GeneratedImage } from './image.js';
 
 function workerPath(): string {
   // The built worker sits beside this module: worker.js for ESM, worker.cjs for CommonJS.
@@ -36,8 +29,11 @@ export class LiquidFlow {
 
   private constructor(
     private readonly worker: Worker,
+    /** The model's file path or URL ('model bytes' when it was given as bytes). */
     readonly path: string,
-    readonly config: LiquidFlowConfig,
+    /** Where the bytes came from. */
+    readonly source: 'file' | 'network' | 'bytes',
+    readonly info: LiquidFlowModelInfo,
     /** The execution provider running the model. */
     readonly device: 'cpu' | 'cuda',
     /** Why that provider was chosen. */
@@ -48,28 +44,38 @@ export class LiquidFlow {
     });
   }
 
-  static async load(path: string, options: LoadOptions = {}): Promise<LiquidFlow> {
-    try {
-      if (!(await stat(path)).isFile()) throw new Error(`${path}: not a file`);
-    } catch (e) {
-      throw new Error((e as NodeJS.ErrnoException).code === 'ENOENT' ? `${path}: model file not found` : (e as Error).message);
-    }
-    // Check the file here first, so a wrong or truncated file fails with a clear message and no worker.
-    const info = readLiquidFlowInfo(new Uint8Array(await readFile(path)), path);
+  get config(): LiquidFlowConfig {
+    return this.info.config;
+  }
+
+  /**
+   * Loads a LiquidFlow .onnx from a file path, an http(s) or file: URL, or its bytes (Uint8Array, ArrayBuffer, Blob),
+   * checks it, and opens it on a device in a worker thread.
+   */
+  static async load(model: ModelSource, options: LoadOptions = {}): Promise<LiquidFlow> {
+    const got = await readModel(model, options);
+    // Check the bytes here first, so a wrong or truncated file fails with a clear message and no worker.
+    const info = readLiquidFlowInfo(got.bytes, got.name);
+    // The worker gets its own buffer: ours is handed over; the caller's bytes (or a view into a larger buffer) are
+    // copied, so theirs stay usable and only the model's bytes cross.
+    const whole = got.bytes.byteOffset === 0 && got.bytes.byteLength === got.bytes.buffer.byteLength && got.bytes.buffer instanceof ArrayBuffer;
+    const bytes = got.owned && whole ? got.bytes : new Uint8Array(got.bytes); // a copy even of a Buffer, whose slice() is a view
     const worker = new Worker(workerPath());
     const ready = await new Promise<FromWorker>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
-      worker.postMessage({ type: 'init', path, device: options.device ?? 'auto', threads: options.threads } satisfies ToWorker);
+      const init: ToWorker = { type: 'init', bytes, name: got.name, config: info.config, device: options.device ?? 'auto', threads: options.threads };
+      worker.postMessage(init, [bytes.buffer as ArrayBuffer]);
     });
     if (ready.type !== 'ready') {
       await worker.terminate();
       throw ready.type === 'init-error' ? reviveError(ready.name, ready.message) : new Error(`unexpected worker reply ${ready.type}`);
     }
-    return new LiquidFlow(worker, path, info.config, ready.device, ready.reason);
+    options.progress_callback?.({ status: 'ready', name: got.name, file: modelFileName(got.name), device: ready.device, reason: ready.reason });
+    return new LiquidFlow(worker, got.name, got.from, info, ready.device, ready.reason);
   }
 
-  /** Generates `count` images; resolves to one RGBA image per sample. */
+  /** Generates `count` images; resolves to one RGBA image per sample, each with toPng() and save(path). */
   async generate(options: GenerateOptions = {}): Promise<GeneratedImage[]> {
     const count = options.count ?? 1;
     if (options.signal?.aborted) throw new SamplingAbortedError();
@@ -90,7 +96,7 @@ export class LiquidFlow {
         } satisfies ToWorker);
       });
       const { in_channels, img_size } = this.config;
-      return toImages(x, count, in_channels, img_size).map(({ width, height, data, rgb }) => ({ width, height, data, rgb }));
+      return toImages(x, count, in_channels, img_size).map(({ width, height, data, rgb }) => new LiquidFlowImage(width, height, data, rgb));
     } finally {
       this.jobs.delete(id);
       options.signal?.removeEventListener('abort', onAbort);

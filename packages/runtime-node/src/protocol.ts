@@ -1,12 +1,16 @@
 // Messages between LiquidFlow (main thread) and its worker. The worker owns the ORT session so that run(), which
 // does its native work on the calling thread, never blocks the app's event loop.
-import type { SamplingRequest } from '@liquidflow/core';
+import type { LiquidFlowConfig, SamplingRequest } from '@liquidflow/core';
 
 export type NodeDevice = 'auto' | 'cpu' | 'cuda';
 
 export interface InitMessage {
   type: 'init';
-  path: string;
+  /** The model, already checked by readLiquidFlowInfo on the main thread (transferred, not copied). */
+  bytes: Uint8Array;
+  /** Its path or URL, for messages. */
+  name: string;
+  config: LiquidFlowConfig;
   device: NodeDevice;
   threads?: number;
 }

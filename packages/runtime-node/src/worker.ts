@@ -1,8 +1,7 @@
 // The worker thread: opens the ORT session and runs the shared sampler against it.
 import { parentPort } from 'node:worker_threads';
-import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
-import { engineError, type LiquidFlowConfig, readLiquidFlowInfo, sample, SamplingAbortedError } from '@liquidflow/core';
+import { engineError, type LiquidFlowConfig, sample, SamplingAbortedError } from '@liquidflow/core';
 import { openSession } from './devices.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
@@ -28,10 +27,9 @@ async function handle(msg: ToWorker): Promise<void> {
   }
   if (msg.type === 'init') {
     try {
-      const bytes = new Uint8Array(await readFile(msg.path));
-      config = readLiquidFlowInfo(bytes, msg.path).config;
-      const opened = await openSession(bytes, msg.device, msg.threads, msg.path);
-      modelPath = msg.path;
+      const opened = await openSession(msg.bytes, msg.device, msg.threads, msg.name);
+      config = msg.config;
+      modelPath = msg.name;
       session = opened.session;
       post({ type: 'ready', device: opened.device, reason: opened.reason });
     } catch (e) {

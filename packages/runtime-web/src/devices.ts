@@ -1,6 +1,6 @@
 /// <reference types="@webgpu/types" />
-// Picks the execution provider. 'auto' tries WebGPU (navigator.gpu present, an adapter obtainable, the session
-// creates) and otherwise falls back to WASM, saying why. WASM uses threads where the page is cross-origin isolated
+// Picks the execution provider. 'auto' tries WebGPU (navigator.gpu present, an adapter obtainable and not a software
+// fallback, the session creates) and otherwise falls back to WASM, saying why. WASM uses threads where the page is cross-origin isolated
 // (COOP same-origin + COEP require-corp: SharedArrayBuffer is allowed), one thread otherwise.
 import { engineError } from '@liquidflow/core';
 import type { InferenceSession } from 'onnxruntime-web';
@@ -47,8 +47,8 @@ function configureWasm(ort: Ort, o: WasmOptions): number {
 
 const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0];
 
-/** Why WebGPU cannot be used here, or the adapter to use. */
-export async function probeWebGpu(): Promise<{ adapter: GPUAdapter; description: string } | { why: string }> {
+/** Why WebGPU cannot be used here, or the adapter to use; `fallback`: a software adapter (e.g. SwiftShader). */
+export async function probeWebGpu(): Promise<{ adapter: GPUAdapter; description: string; fallback: boolean } | { why: string }> {
   const gpu = typeof navigator !== 'undefined' ? (navigator as Navigator & { gpu?: GPU }).gpu : undefined;
   if (!gpu) {
     const secure = typeof isSecureContext === 'undefined' || isSecureContext;
@@ -61,9 +61,11 @@ export async function probeWebGpu(): Promise<{ adapter: GPUAdapter; description:
     return { why: `requestAdapter failed (${firstLine(e)})` };
   }
   if (!adapter) return { why: 'no adapter' };
-  const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
+  const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo & { isFallbackAdapter?: boolean } }).info;
   const description = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
-  return { adapter, description };
+  // The flag moved from the adapter (older browsers) to its info (the current spec); either says so.
+  const fallback = Boolean(info?.isFallbackAdapter ?? (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter);
+  return { adapter, description, fallback };
 }
 
 /** Opens `bytes` (from `where`, named in errors) on a device. */
@@ -89,6 +91,13 @@ export async function openSession(
   if (device === 'wasm') return { session: await onWasm(), device: 'wasm', reason: `requested, ${wasmNote}`, threads };
   const probe = await probeWebGpu();
   let why: string;
+  if ('adapter' in probe && probe.fallback && device === 'auto') {
+    // A software adapter runs WebGPU on the CPU, measured ~0.4 GFLOP/s against wasm's ~25: far slower than wasm.
+    return {
+      session: await onWasm(), device: 'wasm', threads,
+      reason: `WebGPU not used: adapter ${probe.description} is a software fallback, many times slower than wasm — running on wasm (${wasmNote})`,
+    };
+  }
   if ('adapter' in probe) {
     try {
       // Hand ORT the adapter we probed, unless its WebGPU backend already holds one.
@@ -98,7 +107,8 @@ export async function openSession(
     }
     try {
       const session = await create('webgpu');
-      return { session, device: 'webgpu', reason: `${device === 'auto' ? 'auto: ' : 'requested: '}WebGPU adapter ${probe.description}`, threads };
+      const soft = probe.fallback ? ' (a software fallback, slower than wasm)' : '';
+      return { session, device: 'webgpu', reason: `${device === 'auto' ? 'auto: ' : 'requested: '}WebGPU adapter ${probe.description}${soft}`, threads };
     } catch (e) {
       why = `session failed (${firstLine(e)})`;
     }

@@ -1,5 +1,5 @@
 // From the sampler's model-space output to ImageData, canvases and PNG files.
-import { encodePng, imageGrid, toImages } from '@liquidflow/core';
+import { encodePngCompressed, imageGrid, toImages } from '@liquidflow/core';
 
 /** Real ImageData in browsers and workers; an object of the same shape where the platform has none (Node). */
 export function makeImageData(data: Uint8ClampedArray, width: number, height: number): ImageData {
@@ -37,12 +37,12 @@ export function drawGridToCanvas(images: ImageData[], canvas: AnyCanvas, columns
   drawToCanvas(imageGridData(images, columns, pad), canvas);
 }
 
-/** The PNG bytes of an image (lossless; encoded in JS, no canvas needed). */
-export function toPngBytes(image: ImageData): Uint8Array {
-  return encodePng(image.width, image.height, image.data);
+/** The PNG bytes of an image (lossless, compressed with CompressionStream; encoded in JS, no canvas needed). */
+export function toPngBytes(image: ImageData): Promise<Uint8Array> {
+  return encodePngCompressed(image.width, image.height, image.data);
 }
 
 /** A PNG Blob of an image, for downloads (URL.createObjectURL) or uploads. */
-export function toPngBlob(image: ImageData): Blob {
-  return new Blob([toPngBytes(image) as Uint8Array<ArrayBuffer>], { type: 'image/png' });
+export async function toPngBlob(image: ImageData): Promise<Blob> {
+  return new Blob([(await toPngBytes(image)) as Uint8Array<ArrayBuffer>], { type: 'image/png' });
 }

@@ -3,7 +3,7 @@
 // GPU-resident twin in gpu-sampler.ts, which keeps the latents on the device between steps).
 import {
   EngineError, engineError, type GenerateOptions,
-  type LiquidFlowConfig, type LiquidFlowModelInfo, type SamplerName, type SampleProgress, sample, SamplingAbortedError,
+  type LiquidFlowConfig, type LiquidFlowModelInfo, type SamplerName, type SampleProgress, modelFileName, sample, SamplingAbortedError,
 } from '@liquidflow/core';
 import type { InferenceSession } from 'onnxruntime-web';
 import { type OpenedSession, type WasmOptions, type WebDevice, openSession } from './devices.js';
@@ -91,8 +91,7 @@ export class LiquidFlow {
         reason += `; latents on the CPU (the GPU update graph failed: ${String((e as Error).message).split('\n')[0]})`;
       }
     }
-    const file = fetched.url.split(/[?#]/)[0].split('/').pop() || fetched.url;
-    options.progress_callback?.({ status: 'ready', name: fetched.url, file, device: opened.device, reason });
+    options.progress_callback?.({ status: 'ready', name: fetched.url, file: modelFileName(fetched.url), device: opened.device, reason });
     return new LiquidFlow(ort, opened.session, fetched.url, fetched.info, opened.device, reason, opened.threads, fetched.from, fetched.cacheStatus, gpu);
   }
 

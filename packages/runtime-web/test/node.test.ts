@@ -1,15 +1,16 @@
 // @liquidflow/runtime-web's platform-independent parts, run in Node (onnxruntime-web's WASM build): the same images
-// as the Node runtime, download progress events, format checks, PNG output, cancellation and serialized runs.
+// as the Node runtime, download progress events, format checks, compressed PNG output, cancellation and serialized runs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveConfig } from '@liquidflow/core';
+import { PNG } from 'pngjs';
+import { encodePng, resolveConfig } from '@liquidflow/core';
 import { freshCheckpoint } from '@liquidflow/trainer';
 import { exportBytes } from '@liquidflow/exporter';
 import { LiquidFlow as NodeLiquidFlow } from '@liquidflow/runtime-node';
 import {
-  LiquidFlow, ModelFileError, SamplingAbortedError, type ProgressEvent, fetchModel, sha256Hex, toPngBlob, toPngBytes,
+  LiquidFlow, ModelFileError, SamplingAbortedError, type ProgressEvent, fetchModel, imageGridData, sha256Hex, toPngBlob, toPngBytes,
 } from '@liquidflow/runtime-web';
 import { type StaticServer, startServer } from '../../../examples/web/serve.mjs';
 
@@ -92,12 +93,16 @@ describe('runtime-web (Node, wasm)', () => {
     expect(Array.from(a[0].data)).toEqual(Array.from(b[0].data));
   });
 
-  it('encodes PNGs', async () => {
-    const [img] = await (lf as LiquidFlow).generate({ count: 1, steps: 1 });
-    const png = toPngBytes(img);
-    expect(Array.from(png.subarray(0, 8))).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-    const blob = toPngBlob(img);
+  it('encodes compressed PNGs that decode to the exact pixels', async () => {
+    const images = await (lf as LiquidFlow).generate({ count: 4, steps: 2, seed: 3 });
+    const grid = imageGridData(images);
+    const png = await toPngBytes(grid);
+    const decoded = PNG.sync.read(Buffer.from(png));
+    expect([decoded.width, decoded.height]).toEqual([grid.width, grid.height]);
+    expect(Buffer.from(decoded.data).equals(Buffer.from(grid.data))).toBe(true);
+    expect(png.length).toBeLessThan(encodePng(grid.width, grid.height, grid.data).length); // the stored encoding
+    const blob = await toPngBlob(images[0]);
     expect(blob.type).toBe('image/png');
-    expect(blob.size).toBe(png.length);
+    expect(Buffer.from(await blob.arrayBuffer()).equals(Buffer.from(await toPngBytes(images[0])))).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 // The loss curve as a PNG (log-scale y, one line per loss term), drawn into an RGBA buffer with no plotting library.
 // Per-step losses are noisy (each is one batch at random t), so each term is drawn twice: its logged values as a pale
 // line, and over them a moving average, thick, in full color, which is the trend people read.
-import { encodePng } from '@liquidflow/core';
+import { encodePng } from '@liquidflow/runtime-node';
 import { drawText } from './pixel-font.js';
 
 export interface CurveSeries {

@@ -1,5 +1,6 @@
 // A grid of samples from the (EMA) model with a fixed seed, so grids from different steps are comparable.
-import { type LiquidFlowConfig, type VelocityFn, encodePng, imageGrid, sample, toImages } from '@liquidflow/core';
+import { type LiquidFlowConfig, type VelocityFn, imageGrid, sample, toImages } from '@liquidflow/core';
+import { encodePng } from '@liquidflow/runtime-node';
 
 export async function sampleGridPng(velocity: VelocityFn, config: LiquidFlowConfig, count = 16, steps = 25, seed = 0): Promise<Uint8Array> {
   const { in_channels, img_size } = config;

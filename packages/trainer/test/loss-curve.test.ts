@@ -2,7 +2,8 @@
 // thick in the term's own color, on a log-scale y axis.
 import { describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
-import { lossCurvePng, movingAverage, pale } from '@liquidflow/trainer';
+import { encodePng, resolveConfig } from '@liquidflow/core';
+import { lossCurvePng, movingAverage, pale, sampleGridPng } from '@liquidflow/trainer';
 
 describe('movingAverage', () => {
   it('averages a centered window, with fewer points at the ends', () => {
@@ -42,5 +43,30 @@ describe('lossCurvePng', () => {
     const paleRows = rowsWith(pale(red));
     expect(Math.min(...paleRows)).toBeLessThanOrEqual(14); // the raw line reaches 1 (top) ...
     expect(Math.max(...paleRows)).toBeGreaterThanOrEqual(330); // ... and 0.1 (bottom)
+  });
+});
+
+describe('the PNGs a training run writes are compressed', () => {
+  /** The same pixels in the stored (uncompressed) encoding, for comparison. */
+  const storedSize = (png: PNG) => encodePng(png.width, png.height, png.data).length;
+
+  it('loss.png', () => {
+    const points = Array.from({ length: 400 }, (_, i) => ({ step: i + 1, value: 1 / (1 + i / 50) }));
+    const bytes = lossCurvePng([{ name: 'loss', color: [220, 50, 47], points }]);
+    const png = PNG.sync.read(Buffer.from(bytes));
+    expect(bytes.length).toBeLessThan(storedSize(png) / 10);
+  });
+
+  it('sample grids', async () => {
+    // A velocity whose flow ends on a smooth horizontal ramp (v = (x - x0) / t), like a trained model's smooth images.
+    const cfg = resolveConfig('tiny', { img_size: 16 });
+    const velocity = async (x: Float32Array, t: Float32Array, shape: readonly [number, number, number, number]) => {
+      const per = shape[1] * shape[2] * shape[3];
+      return x.map((v, i) => (v - (((i % per) % shape[3]) / (shape[3] - 1)) * 2 + 1) / Math.max(t[Math.floor(i / per)], 1e-3));
+    };
+    const bytes = await sampleGridPng(velocity, cfg, 16, 4, 0);
+    const png = PNG.sync.read(Buffer.from(bytes));
+    expect([png.width, png.height]).toEqual([4 * 16 + 5 * 2, 4 * 16 + 5 * 2]);
+    expect(bytes.length).toBeLessThan(storedSize(png) / 4);
   });
 });
