@@ -1,15 +1,22 @@
 #!/usr/bin/env node
-// liquidflow-export CKPT_DIR OUT.onnx [--weights ema|raw] [--img_size PX] [--verify] [--batch N]
-import { readFile } from 'node:fs/promises';
-import { selectBackend, describeChoice } from '@liquidflow/trainer';
-import { exportCheckpoint, type WeightSet } from './export-model.js';
+// liquidflow-export CKPT_DIR|MODEL.onnx OUT.onnx [--weights ema|raw] [--img_size PX] [--dtype fp32|fp16|q8|q4|all] [--verify] [--batch N]
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { readLiquidFlowInfo } from '@liquidflow/core';
+import { selectBackend, describeChoice, writeFileAtomic } from '@liquidflow/trainer';
+import { exportCheckpointBytes, type WeightSet } from './export-model.js';
 import { VERIFY_TOLERANCE, verifyExport } from './verify.js';
+import { EXPORT_DTYPES, type ExportDtype, convertDtype, dtypeFileName } from './dtype.js';
 
 const HELP = `Usage: liquidflow-export CKPT_DIR OUT.onnx [options]
+       liquidflow-export MODEL.onnx OUT.onnx --dtype fp16|q8|q4      (convert an fp32 export)
 
 Builds the LiquidFlow ONNX graph (opset 17, inputs x [N,C,H,W] and t [N], output v) from a checkpoint directory.
 
 Options:
+  --dtype LIST        fp32 (default), fp16 (weights stored as float16), q8 (8-bit MatMul weights), q4 (4-bit
+                      MatMulNBits), a comma list, or all. With several, OUT.onnx names the fp32 file and the others
+                      go beside it as transformers.js names them: model.onnx, model_fp16.onnx, model_q8.onnx, model_q4.onnx
   --weights ema|raw   which weights to export (default: ema, the averaged weights)
   --img_size PX       generate at PX instead of the trained size (a multiple of patch_size): training-free upsampling,
                       every weight as trained except the position table, resampled to the new token grid
@@ -22,7 +29,7 @@ Flags are --snake_case; kebab-case aliases (--img-size) are accepted.`;
 
 function parseArgs(argv: string[]) {
   const positional: string[] = [];
-  const opts = { weights: 'ema' as WeightSet, verify: false, batch: 4, imgSize: undefined as number | undefined };
+  const opts = { weights: 'ema' as WeightSet, verify: false, batch: 4, imgSize: undefined as number | undefined, dtypes: ['fp32'] as ExportDtype[] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const eq = a.startsWith('--') ? a.indexOf('=') : -1;
@@ -41,6 +48,12 @@ function parseArgs(argv: string[]) {
       const w = value();
       if (w !== 'ema' && w !== 'raw') throw new Error(`--weights must be ema or raw, got '${w}'`);
       opts.weights = w;
+    } else if (flag === '--dtype') {
+      const v = value();
+      const list = v === 'all' ? [...EXPORT_DTYPES] : v.split(',');
+      const bad = list.filter((d) => !(EXPORT_DTYPES as readonly string[]).includes(d));
+      if (bad.length || list.length === 0) throw new Error(`--dtype must be ${EXPORT_DTYPES.join(', ')}, a comma list of them, or all; got '${v}'`);
+      opts.dtypes = [...new Set(list)] as ExportDtype[];
     } else if (flag === '--verify') opts.verify = true;
     else if (flag === '--batch') {
       opts.batch = Number(value());
@@ -59,20 +72,52 @@ function parseArgs(argv: string[]) {
 
 const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
 
+/** Where each dtype goes: OUT itself for one dtype; beside OUT, by transformers.js's names, for several. */
+function outputPaths(out: string, dtypes: ExportDtype[]): Map<ExportDtype, string> {
+  if (dtypes.length === 1) return new Map([[dtypes[0], out]]);
+  const base = basename(out).replace(/\.onnx$/, '');
+  return new Map(dtypes.map((d) => [d, join(dirname(out), dtypeFileName(d, base))]));
+}
+
+/** Writes the other precisions of an fp32 model's bytes; prints one line each. */
+async function writeDtypes(fp32: Uint8Array, paths: Map<ExportDtype, string>): Promise<void> {
+  for (const [dtype, path] of paths) {
+    if (dtype === 'fp32') continue;
+    const r = convertDtype(fp32, dtype);
+    await writeFileAtomic(path, r.bytes);
+    console.log(`wrote ${path}: ${dtype}, ${r.converted} weights converted, ${r.bytes.length.toLocaleString('en-US')} bytes (${mb(r.bytes.length)}, ${((100 * r.bytes.length) / fp32.length).toFixed(1)}% of fp32)`);
+  }
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const t0 = performance.now();
+  const paths = outputPaths(args.out, args.dtypes);
+  await mkdir(dirname(args.out), { recursive: true });
+  if ((await stat(args.ckpt).catch(() => null))?.isFile()) {
+    // An existing export: convert it.
+    if (args.verify || args.imgSize !== undefined) throw new Error(`${args.ckpt}: --verify and --img_size need a checkpoint directory, not a model file`);
+    const bytes = new Uint8Array(await readFile(args.ckpt));
+    const info = readLiquidFlowInfo(bytes, args.ckpt);
+    if ((info.metadata['liquidflow.dtype'] ?? 'fp32') !== 'fp32') throw new Error(`${args.ckpt}: already ${info.metadata['liquidflow.dtype']}; convert the fp32 model`);
+    if (paths.has('fp32')) throw new Error(`${args.ckpt} is the fp32 model already: --dtype lists only the precisions to write from it`);
+    await writeDtypes(bytes, paths);
+    return;
+  }
   process.stderr.write(`exporting ${args.ckpt} (${args.weights} weights) ...\n`);
-  const r = await exportCheckpoint(args.ckpt, args.out, args.weights, args.imgSize);
+  const r = await exportCheckpointBytes(args.ckpt, args.weights, args.imgSize);
+  const fp32Path = paths.get('fp32');
+  if (fp32Path) await writeFileAtomic(fp32Path, r.bytes);
   const cfg = r.target.config;
   const size = cfg.img_size === r.target.trainedImgSize ? `${cfg.img_size}px` : `${cfg.img_size}px (trained at ${r.target.trainedImgSize}px, position table resampled)`;
   console.log(
-    `wrote ${r.path}: ${r.nodes} nodes, ${r.params.toLocaleString('en-US')} params, ${r.bytes.toLocaleString('en-US')} bytes (${mb(r.bytes)}), ` +
+    `${fp32Path ? `wrote ${fp32Path}` : 'built the fp32 graph'}: ${r.nodes} nodes, ${r.params.toLocaleString('en-US')} params, ${r.bytes.length.toLocaleString('en-US')} bytes (${mb(r.bytes.length)}), ` +
       `variant ${cfg.variant}, ${size}, step ${r.checkpoint.step}, ${args.weights} weights, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
+  const bytes = r.bytes;
+  await writeDtypes(bytes, paths);
   if (!args.verify) return;
-  process.stderr.write(`${describeChoice(await selectBackend())}\nverifying on a batch of ${args.batch} ...\n`);
-  const bytes = new Uint8Array(await readFile(args.out));
+  process.stderr.write(`${describeChoice(await selectBackend())}\nverifying the fp32 graph on a batch of ${args.batch} ...\n`);
   const v = await verifyExport(bytes, cfg, r.target.weights, args.batch);
   console.log(`max_abs_err=${v.maxAbsErr.toExponential(3)} (max |v| ${v.maxAbsRef.toFixed(3)}, batch ${v.batch}, t=[${v.t.map((x) => x.toFixed(2)).join(', ')}])`);
   if (!(v.maxAbsErr <= VERIFY_TOLERANCE)) {

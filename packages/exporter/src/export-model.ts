@@ -64,9 +64,14 @@ export function exportBytes(ckpt: Checkpoint, weights: WeightSet = 'ema', imgSiz
   return { ...built, bytes, target };
 }
 
-export async function exportCheckpoint(ckptDir: string, outPath: string, weights: WeightSet = 'ema', imgSize?: number): Promise<ExportResult> {
+/** A checkpoint directory's model, encoded, not yet written. */
+export async function exportCheckpointBytes(ckptDir: string, weights: WeightSet = 'ema', imgSize?: number) {
   const checkpoint = await loadCheckpoint(ckptDir);
-  const { bytes, nodes, params, target } = exportBytes(checkpoint, weights, imgSize);
+  return { ...exportBytes(checkpoint, weights, imgSize), checkpoint };
+}
+
+export async function exportCheckpoint(ckptDir: string, outPath: string, weights: WeightSet = 'ema', imgSize?: number): Promise<ExportResult> {
+  const { bytes, nodes, params, target, checkpoint } = await exportCheckpointBytes(ckptDir, weights, imgSize);
   await writeFileAtomic(outPath, bytes);
   return { path: outPath, nodes, params, bytes: bytes.length, weights, checkpoint, target };
 }
