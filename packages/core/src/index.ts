@@ -27,3 +27,4 @@ export * from './frechet-distance.js';
 export * from './precision-recall.js';
 export * from './feature-net.js';
 export * from './model-download.js';
+export * from './model-dtype.js';

@@ -39,6 +39,8 @@ export class ModelDownloadError extends Error {
     readonly url: string,
     readonly reason: 'http' | 'network' | 'stalled' | 'too-large' | 'cut-short',
     message: string,
+    /** The HTTP status, when reason is 'http'. */
+    readonly status?: number,
   ) {
     super(`${url}: ${message}`);
   }
@@ -116,7 +118,7 @@ export async function downloadModel(url: string, o: ModelDownloadOptions = {}): 
     }
     if (!response.ok) {
       void response.body?.cancel().catch(() => {});
-      throw fail('http', `download failed (HTTP ${response.status} ${response.statusText})`.replace(' )', ')'));
+      throw new ModelDownloadError(url, 'http', `download failed (HTTP ${response.status} ${response.statusText})`.replace(' )', ')'), response.status);
     }
     const header = response.headers.get('content-length');
     // A content-encoded response reports the compressed length; progress then uses it only as an estimate.

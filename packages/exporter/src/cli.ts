@@ -2,11 +2,11 @@
 // liquidflow-export CKPT_DIR|MODEL.onnx OUT.onnx [--weights ema|raw] [--img_size PX] [--dtype fp32|fp16|q8|q4|all] [--verify] [--batch N]
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { readLiquidFlowInfo } from '@liquidflow/core';
+import { MODEL_DTYPES, type ModelDtype, dtypeFileName, readLiquidFlowInfo } from '@liquidflow/core';
 import { selectBackend, describeChoice, writeFileAtomic } from '@liquidflow/trainer';
 import { exportCheckpointBytes, type WeightSet } from './export-model.js';
 import { VERIFY_TOLERANCE, verifyExport } from './verify.js';
-import { EXPORT_DTYPES, type ExportDtype, convertDtype, dtypeFileName } from './dtype.js';
+import { convertDtype } from './dtype.js';
 
 const HELP = `Usage: liquidflow-export CKPT_DIR OUT.onnx [options]
        liquidflow-export MODEL.onnx OUT.onnx --dtype fp16|q8|q4      (convert an fp32 export)
@@ -29,7 +29,7 @@ Flags are --snake_case; kebab-case aliases (--img-size) are accepted.`;
 
 function parseArgs(argv: string[]) {
   const positional: string[] = [];
-  const opts = { weights: 'ema' as WeightSet, verify: false, batch: 4, imgSize: undefined as number | undefined, dtypes: ['fp32'] as ExportDtype[] };
+  const opts = { weights: 'ema' as WeightSet, verify: false, batch: 4, imgSize: undefined as number | undefined, dtypes: ['fp32'] as ModelDtype[] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const eq = a.startsWith('--') ? a.indexOf('=') : -1;
@@ -50,10 +50,10 @@ function parseArgs(argv: string[]) {
       opts.weights = w;
     } else if (flag === '--dtype') {
       const v = value();
-      const list = v === 'all' ? [...EXPORT_DTYPES] : v.split(',');
-      const bad = list.filter((d) => !(EXPORT_DTYPES as readonly string[]).includes(d));
-      if (bad.length || list.length === 0) throw new Error(`--dtype must be ${EXPORT_DTYPES.join(', ')}, a comma list of them, or all; got '${v}'`);
-      opts.dtypes = [...new Set(list)] as ExportDtype[];
+      const list = v === 'all' ? [...MODEL_DTYPES] : v.split(',');
+      const bad = list.filter((d) => !(MODEL_DTYPES as readonly string[]).includes(d));
+      if (bad.length || list.length === 0) throw new Error(`--dtype must be ${MODEL_DTYPES.join(', ')}, a comma list of them, or all; got '${v}'`);
+      opts.dtypes = [...new Set(list)] as ModelDtype[];
     } else if (flag === '--verify') opts.verify = true;
     else if (flag === '--batch') {
       opts.batch = Number(value());
@@ -73,14 +73,14 @@ function parseArgs(argv: string[]) {
 const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
 
 /** Where each dtype goes: OUT itself for one dtype; beside OUT, by transformers.js's names, for several. */
-function outputPaths(out: string, dtypes: ExportDtype[]): Map<ExportDtype, string> {
+function outputPaths(out: string, dtypes: ModelDtype[]): Map<ModelDtype, string> {
   if (dtypes.length === 1) return new Map([[dtypes[0], out]]);
   const base = basename(out).replace(/\.onnx$/, '');
   return new Map(dtypes.map((d) => [d, join(dirname(out), dtypeFileName(d, base))]));
 }
 
 /** Writes the other precisions of an fp32 model's bytes; prints one line each. */
-async function writeDtypes(fp32: Uint8Array, paths: Map<ExportDtype, string>): Promise<void> {
+async function writeDtypes(fp32: Uint8Array, paths: Map<ModelDtype, string>): Promise<void> {
   for (const [dtype, path] of paths) {
     if (dtype === 'fp32') continue;
     const r = convertDtype(fp32, dtype);

@@ -10,6 +10,7 @@
 //         weights as in fp16.
 // Each added op is on the allowlist below, checked against onnxruntime-web's WebGPU operator list.
 import onnxProto from 'onnx-proto';
+import { MODEL_DTYPES, type ModelDtype } from '@liquidflow/core';
 
 const { onnx } = onnxProto;
 type ModelProto = InstanceType<typeof onnx.ModelProto>;
@@ -17,14 +18,9 @@ type TensorProto = onnxProto.onnx.ITensorProto;
 type NodeProto = onnxProto.onnx.INodeProto;
 type GraphProto = onnxProto.onnx.IGraphProto & { initializer: TensorProto[]; node: NodeProto[] };
 
-export const EXPORT_DTYPES = ['fp32', 'fp16', 'q8', 'q4'] as const;
-export type ExportDtype = (typeof EXPORT_DTYPES)[number];
 
 /** What each pass adds to the portable op set (webgpu-operators.md lists Cast, DequantizeLinear, MatMulNBits). */
-export const DTYPE_OPS: Record<ExportDtype, readonly string[]> = { fp32: [], fp16: ['Cast'], q8: ['DequantizeLinear'], q4: ['MatMulNBits', 'Cast'] };
-
-/** transformers.js's file names for one model in several precisions: model.onnx, model_fp16.onnx, ... */
-export const dtypeFileName = (dtype: ExportDtype, base = 'model') => (dtype === 'fp32' ? `${base}.onnx` : `${base}_${dtype}.onnx`);
+export const DTYPE_OPS: Record<ModelDtype, readonly string[]> = { fp32: [], fp16: ['Cast'], q8: ['DequantizeLinear'], q4: ['MatMulNBits', 'Cast'] };
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const FLOAT16 = onnx.TensorProto.DataType.FLOAT16;
@@ -41,7 +37,8 @@ const dimsOf = (t: TensorProto) => (t.dims ?? []).map(Number);
 const graphOf = (m: ModelProto) => m.graph as GraphProto;
 
 function floats(t: TensorProto): Float32Array {
-  if (t.rawData && t.rawData.length) return new Float32Array(t.rawData.slice().buffer, 0, sizeOf(t));
+  // A copy: protobufjs hands out Node Buffers in Node, whose slice() is a view into a shared pool, not a copy.
+  if (t.rawData && t.rawData.length) return new Float32Array(Uint8Array.from(t.rawData).buffer, 0, sizeOf(t));
   return Float32Array.from(t.floatData ?? []);
 }
 
@@ -196,14 +193,14 @@ function q4Pass(m: ModelProto): number {
 
 export interface DtypeResult {
   bytes: Uint8Array;
-  dtype: ExportDtype;
+  dtype: ModelDtype;
   /** Weights stored in the new precision. */
   converted: number;
 }
 
 /** The same model in another precision; metadata gains 'liquidflow.dtype'. fp32 returns the bytes unchanged. */
-export function convertDtype(bytes: Uint8Array, dtype: ExportDtype): DtypeResult {
-  if (!EXPORT_DTYPES.includes(dtype)) throw new RangeError(`--dtype must be one of ${EXPORT_DTYPES.join(', ')}, got '${dtype}'`);
+export function convertDtype(bytes: Uint8Array, dtype: ModelDtype): DtypeResult {
+  if (!MODEL_DTYPES.includes(dtype)) throw new RangeError(`--dtype must be one of ${MODEL_DTYPES.join(', ')}, got '${dtype}'`);
   if (dtype === 'fp32') return { bytes, dtype, converted: 0 };
   const m = onnx.ModelProto.decode(bytes);
   if (m.metadataProps.some((p) => p.key === 'liquidflow.dtype' && p.value !== 'fp32')) throw new Error('the model is already converted (metadata liquidflow.dtype); convert the fp32 model');

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { PORTABLE_OPS, initialNoise, readLiquidFlowInfo, sample } from '@liquidflow/core';
-import { DTYPE_OPS, type ExportDtype, convertDtype, decodeModel, dtypeFileName, quantizeQ4, quantizeQ8, toHalfBits } from '@liquidflow/exporter';
+import { type ModelDtype, PORTABLE_OPS, dtypeFileName, initialNoise, readLiquidFlowInfo, sample } from '@liquidflow/core';
+import { DTYPE_OPS, convertDtype, decodeModel, quantizeQ4, quantizeQ8, toHalfBits } from '@liquidflow/exporter';
 
 const DEMO = join(import.meta.dirname, '../../../models/fashion-mnist-tiny/model.onnx');
 const CLI = join(import.meta.dirname, '../dist/cli.js');
@@ -76,7 +76,7 @@ function psnr(a: Float32Array, b: Float32Array): number {
 }
 
 describe('the demo model in each dtype', () => {
-  const bounds: Record<Exclude<ExportDtype, 'fp32'>, { size: number; psnr: number }> = {
+  const bounds: Record<Exclude<ModelDtype, 'fp32'>, { size: number; psnr: number }> = {
     fp16: { size: 0.51, psnr: 40 },
     q8: { size: 0.27, psnr: 30 },
     // The issue asks only that q4's figure be reported; 20 dB says the pass is not broken (a wrong nibble order gives ~8).
@@ -85,7 +85,7 @@ describe('the demo model in each dtype', () => {
 
   it('is smaller by the bound, runs the same contract on allowed ops, and gives images close to fp32', async () => {
     const ref = await outputs(fp32);
-    for (const [dtype, bound] of Object.entries(bounds) as [Exclude<ExportDtype, 'fp32'>, { size: number; psnr: number }][]) {
+    for (const [dtype, bound] of Object.entries(bounds) as [Exclude<ModelDtype, 'fp32'>, { size: number; psnr: number }][]) {
       const { bytes } = convertDtype(fp32, dtype);
       expect(bytes.length / fp32.length, `${dtype} size`).toBeLessThanOrEqual(bound.size);
       const info = readLiquidFlowInfo(bytes, dtype); // float32 x, t -> v, as every runtime expects
@@ -104,7 +104,7 @@ describe('the demo model in each dtype', () => {
 
   it('passes onnx.checker.check_model(full_check=True) in every dtype (q4\'s MatMulNBits is in the com.microsoft domain)', () => {
     const script = 'import onnx, sys\nfor p in sys.argv[1:]:\n  onnx.checker.check_model(onnx.load(p), full_check=True)\nprint("ok")';
-    const files = ['fp16', 'q8', 'q4'].map((d) => join(dir, dtypeFileName(d as ExportDtype)));
+    const files = ['fp16', 'q8', 'q4'].map((d) => join(dir, dtypeFileName(d as ModelDtype)));
     expect(execFileSync('/usr/bin/python3', ['-c', script, ...files], { encoding: 'utf8' }).trim()).toBe('ok');
   });
 

@@ -2,16 +2,19 @@
 // liquidflow-generate MODEL.onnx|URL [--count 16] [--steps 25] [--sampler euler|heun] [--seed 0] [--out grid.png | --out-dir DIR]
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkSampleOptions, writeFileAtomicWith, imageGrid, ProgressBar, SAMPLERS, type SamplerName } from '@liquidflow/core';
+import {
+  checkDtypeOption, checkSampleOptions, type DtypeOption, writeFileAtomicWith, imageGrid, MODEL_DTYPES, ProgressBar, SAMPLERS, type SamplerName,
+} from '@liquidflow/core';
 import { LiquidFlow } from './liquidflow.js';
 import { encodePng } from './png.js';
 import { NODE_DEVICES } from './devices.js';
 import type { NodeDevice } from './protocol.js';
 
-const HELP = `Usage: liquidflow-generate MODEL.onnx [options]
+const HELP = `Usage: liquidflow-generate MODEL.onnx|FOLDER [options]
 
 Generates images from a LiquidFlow model exported by liquidflow-export. MODEL.onnx is a file path or an
-http(s) URL (downloaded with a progress bar).
+http(s) URL (downloaded with a progress bar); a folder (or a URL not ending in .onnx) holds the model in several
+precisions (model.onnx, model_fp16.onnx, model_q8.onnx, model_q4.onnx), picked with --dtype.
 
 Options:
   --count N          images to generate (default 16)
@@ -21,11 +24,12 @@ Options:
   --out FILE         PNG grid of all images (default grid.png)
   --out-dir DIR      also write one PNG per image into DIR
   --device NAME      ${NODE_DEVICES.join(', ')} (default auto)
+  --dtype NAME       auto, ${MODEL_DTYPES.join(', ')} (default auto: fp32 for a folder, else the file's own)
   --threads N        ORT intra-op threads
   -h, --help         show this help`;
 
 function parse(argv: string[]) {
-  const o = { model: '', count: 16, steps: 25, sampler: 'euler' as SamplerName, seed: 0, out: 'grid.png', outDir: '', device: 'auto' as NodeDevice, threads: 0 };
+  const o = { model: '', count: 16, steps: 25, sampler: 'euler' as SamplerName, seed: 0, out: 'grid.png', outDir: '', device: 'auto' as NodeDevice, threads: 0, dtype: 'auto' as DtypeOption };
   const ints = new Set(['count', 'steps', 'seed', 'threads']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -54,6 +58,11 @@ function parse(argv: string[]) {
   if (!SAMPLERS.includes(o.sampler)) throw new Error(`--sampler must be ${SAMPLERS.join(' or ')}, got '${o.sampler}'`);
   // The library's own limits, checked before the model loads (its size is checked again by generate()).
   checkSampleOptions({ count: o.count, steps: o.steps, sampler: o.sampler, seed: o.seed, channels: 1, size: 1 }, '--');
+  try {
+    checkDtypeOption(o.dtype);
+  } catch (e) {
+    throw new Error(`--${(e as Error).message}`);
+  }
   if (!NODE_DEVICES.includes(o.device)) throw new Error(`--device must be one of ${NODE_DEVICES.join(', ')}, got '${o.device}'`);
   return o;
 }
@@ -65,7 +74,7 @@ async function main() {
   let download: { bar: ProgressBar; total: number; start: number } | undefined;
   let downloading = false;
   const lf = await LiquidFlow.load(o.model, {
-    device: o.device, threads: o.threads || undefined,
+    device: o.device, threads: o.threads || undefined, dtype: o.dtype,
     progress_callback: (e) => {
       if (e.status === 'download') downloading = true;
       else if (e.status === 'progress' && downloading) {
@@ -77,7 +86,7 @@ async function main() {
     },
   });
   const c = lf.config;
-  process.stderr.write(`${o.model}: ${c.variant} ${c.img_size}px on ${lf.device} (${lf.deviceReason}); ${o.count} images, ${o.steps} ${o.sampler} steps, seed ${o.seed}\n`);
+  process.stderr.write(`${lf.path}: ${c.variant} ${c.img_size}px, ${lf.dtype} (${lf.dtypeReason}), on ${lf.device} (${lf.deviceReason}); ${o.count} images, ${o.steps} ${o.sampler} steps, seed ${o.seed}\n`);
   const t0 = Date.now();
   let bar: ProgressBar | undefined;
   const images = await lf.generate({

@@ -2,7 +2,10 @@
 // with Euler or Heun sampling. The session lives in a worker thread, so generating never blocks the caller's event loop.
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { type GenerateOptions, type LiquidFlowConfig, type LiquidFlowModelInfo, modelFileName, readLiquidFlowInfo, reviveError, SamplingAbortedError, toImages } from '@liquidflow/core';
+import {
+  type DtypeOption, type GenerateOptions, type LiquidFlowConfig, type LiquidFlowModelInfo, type ModelDtype, checkDtypeOption, checkFileDtype, modelFileName,
+  readLiquidFlowInfo, reviveError, SamplingAbortedError, toImages,
+} from '@liquidflow/core';
 import type { FromWorker, NodeDevice, ToWorker } from './protocol.js';
 import { type GeneratedImage, LiquidFlowImage } from './image.js';
 import { type ModelSource, type ReadModelOptions, readModel } from './model-source.js';
@@ -12,6 +15,12 @@ export interface LoadOptions extends ReadModelOptions {
   device?: NodeDevice;
   /** ORT intra-op threads (default: ORT's choice). */
   threads?: number;
+  /**
+   * The precision: 'fp32', 'fp16', 'q8', 'q4', or 'auto' (default; fp32 here: onnxruntime-node computes every dtype
+   * in float32, so the smaller files only save disk and download). For a folder or a URL not ending in .onnx it picks
+   * the file (model.onnx, model_fp16.onnx, ...); a file given by name must be that precision.
+   */
+  dtype?: DtypeOption;
 }
 
 export type { GenerateOptions } from '@liquidflow/core';
@@ -38,6 +47,10 @@ export class LiquidFlow {
     readonly device: 'cpu' | 'cuda',
     /** Why that provider was chosen. */
     readonly deviceReason: string,
+    /** The precision of the loaded file. */
+    readonly dtype: ModelDtype,
+    /** Why that precision ('requested', or what 'auto' picked and why). */
+    readonly dtypeReason: string,
   ) {
     worker.on('message', (m: FromWorker) => {
       if ('id' in m) this.jobs.get(m.id)?.(m);
@@ -53,9 +66,12 @@ export class LiquidFlow {
    * checks it, and opens it on a device in a worker thread.
    */
   static async load(model: ModelSource, options: LoadOptions = {}): Promise<LiquidFlow> {
-    const got = await readModel(model, options);
+    const requested = checkDtypeOption(options.dtype);
+    const got = await readModel(model, options, requested === 'auto' ? 'fp32' : requested);
     // Check the bytes here first, so a wrong or truncated file fails with a clear message and no worker.
     const info = readLiquidFlowInfo(got.bytes, got.name);
+    const dtype = checkFileDtype(info.metadata, requested, got.name);
+    const dtypeReason = requested !== 'auto' ? 'requested' : dtype === 'fp32' ? 'auto: fp32 (onnxruntime-node computes in float32; smaller dtypes only save disk)' : `auto: the file given is ${dtype}`;
     // The worker gets its own buffer: ours is handed over; the caller's bytes (or a view into a larger buffer) are
     // copied, so theirs stay usable and only the model's bytes cross.
     const whole = got.bytes.byteOffset === 0 && got.bytes.byteLength === got.bytes.buffer.byteLength && got.bytes.buffer instanceof ArrayBuffer;
@@ -72,7 +88,7 @@ export class LiquidFlow {
       throw ready.type === 'init-error' ? reviveError(ready.name, ready.message) : new Error(`unexpected worker reply ${ready.type}`);
     }
     options.progress_callback?.({ status: 'ready', name: got.name, file: modelFileName(got.name), device: ready.device, reason: ready.reason });
-    return new LiquidFlow(worker, got.name, got.from, info, ready.device, ready.reason);
+    return new LiquidFlow(worker, got.name, got.from, info, ready.device, ready.reason, dtype, dtypeReason);
   }
 
   /** Generates `count` images; resolves to one RGBA image per sample, each with toPng() and save(path). */

@@ -1,8 +1,12 @@
 // Where runtime-node gets a model's bytes: a file path (or file: URL), an http(s) URL (core's downloadModel, the same
 // download, limits and errors as runtime-web's), or the bytes themselves. Sizes are checked before reading.
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ModelDownloadOptions, type ModelProgressEvent, downloadLimits, downloadModel, ModelFileError, modelFileName } from '@liquidflow/core';
+import {
+  type ModelDownloadOptions, type ModelDtype, type ModelProgressEvent, MODEL_DTYPES, ModelDownloadError, downloadLimits, downloadModel, dtypeFileIn, dtypeFileName,
+  dtypesAtUrl, isModelFolder, missingDtypeError, ModelFileError, modelFileName,
+} from '@liquidflow/core';
 
 /** A file path, an http(s) or file: URL, or the model's bytes. */
 export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Blob;
@@ -61,19 +65,41 @@ async function readModelFile(path: string, o: ReadModelOptions): Promise<Uint8Ar
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
-/** The model's bytes from a path, a URL or as given, with progress events (initiate, download, progress, done). */
-export async function readModel(source: ModelSource, o: ReadModelOptions = {}): Promise<ModelBytes> {
+/**
+ * The model's bytes from a path, a URL or as given, with progress events (initiate, download, progress, done). A
+ * folder, or a URL not ending in .onnx, holds one file per dtype (model.onnx, model_fp16.onnx, ...): `dtype` picks one,
+ * and a missing one fails listing those present.
+ */
+export async function readModel(source: ModelSource, o: ReadModelOptions = {}, dtype: ModelDtype = 'fp32'): Promise<ModelBytes> {
   if (source instanceof Uint8Array) return { bytes: source, name: 'model bytes', from: 'bytes', owned: false };
   if (source instanceof ArrayBuffer) return { bytes: new Uint8Array(source), name: 'model bytes', from: 'bytes', owned: false };
   if (source instanceof Blob) return { bytes: new Uint8Array(await source.arrayBuffer()), name: 'model bytes', from: 'bytes', owned: true };
   if (typeof source !== 'string' && !(source instanceof URL)) {
     throw new TypeError(`LiquidFlow.load: expected a file path, a URL or the model's bytes (Uint8Array, ArrayBuffer, Blob), got ${Object.prototype.toString.call(source)}`);
   }
-  const where = locate(source);
+  let where = locate(source);
+  let folder: string | null = null;
+  if ('path' in where && (await stat(where.path).catch(() => null))?.isDirectory()) {
+    folder = where.path;
+    where = { path: join(folder, dtypeFileName(dtype)) };
+    if (!(await stat(where.path).catch(() => null))) {
+      const names = new Set(await readdir(folder));
+      throw missingDtypeError(folder, dtype, MODEL_DTYPES.filter((d) => names.has(dtypeFileName(d))));
+    }
+  } else if ('url' in where && isModelFolder(where.url)) {
+    folder = where.url;
+    where = { url: dtypeFileIn(folder, dtype) };
+  }
   const name = 'url' in where ? where.url : where.path;
   const emit = o.progress_callback ?? (() => {});
   emit({ status: 'initiate', name, file: modelFileName(name) });
-  const bytes = 'url' in where ? await downloadModel(where.url, o) : await readModelFile(where.path, o);
+  let bytes: Uint8Array;
+  try {
+    bytes = 'url' in where ? await downloadModel(where.url, o) : await readModelFile(where.path, o);
+  } catch (e) {
+    if (folder && e instanceof ModelDownloadError && e.status === 404) throw missingDtypeError(folder, dtype, await dtypesAtUrl(folder, o.fetchInit));
+    throw e;
+  }
   emit({ status: 'done', name, file: modelFileName(name), cached: false });
   return { bytes, name, from: 'url' in where ? 'network' : 'file', owned: true };
 }

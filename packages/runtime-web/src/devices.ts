@@ -2,6 +2,7 @@
 // Picks the execution provider. 'auto' tries WebGPU (navigator.gpu present, an adapter obtainable and not a software
 // fallback, the session creates) and otherwise falls back to WASM, saying why. WASM uses threads where the page is cross-origin isolated
 // (COOP same-origin + COEP require-corp: SharedArrayBuffer is allowed), one thread otherwise.
+import { type DtypeOption, type ModelDtype } from '@liquidflow/core';
 import { engineError } from '@liquidflow/core';
 import type { InferenceSession } from 'onnxruntime-web';
 import type { Ort } from './ort.js';
@@ -115,4 +116,18 @@ export async function openSession(
   } else why = probe.why;
   if (device === 'webgpu') throw new Error(`device 'webgpu' is not available: ${why}`);
   return { session: await onWasm(), device: 'wasm', reason: `WebGPU unavailable: ${why} — running on wasm (${wasmNote})`, threads };
+}
+
+/**
+ * What `dtype: 'auto'` loads: fp16 where the model will run on a WebGPU adapter with shader-f16 (half the download),
+ * fp32 elsewhere; an explicit dtype is loaded as asked. Returns the choice and why.
+ */
+export async function chooseDtype(requested: DtypeOption, device: WebDevice): Promise<{ dtype: ModelDtype; reason: string }> {
+  if (requested !== 'auto') return { dtype: requested, reason: 'requested' };
+  if (device === 'wasm') return { dtype: 'fp32', reason: 'auto: fp32 on wasm' };
+  const probe = await probeWebGpu();
+  if (!('adapter' in probe)) return { dtype: 'fp32', reason: `auto: fp32 (no WebGPU: ${probe.why})` };
+  if (probe.fallback && device === 'auto') return { dtype: 'fp32', reason: 'auto: fp32 (a software WebGPU adapter: the model runs on wasm)' };
+  if (!probe.adapter.features.has('shader-f16')) return { dtype: 'fp32', reason: `auto: fp32 (WebGPU adapter ${probe.description} lacks shader-f16)` };
+  return { dtype: 'fp16', reason: `auto: fp16 (WebGPU adapter ${probe.description} has shader-f16)` };
 }

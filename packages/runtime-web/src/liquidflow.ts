@@ -2,11 +2,11 @@
 // or WASM, and generate images with the shared Euler/Heun sampler of @liquidflow/core (on WebGPU, by default, its
 // GPU-resident twin in gpu-sampler.ts, which keeps the latents on the device between steps).
 import {
-  EngineError, engineError, type GenerateOptions,
+  checkDtypeOption, checkFileDtype, type DtypeOption, EngineError, engineError, type GenerateOptions, type ModelDtype,
   type LiquidFlowConfig, type LiquidFlowModelInfo, type SamplerName, type SampleProgress, modelFileName, sample, SamplingAbortedError,
 } from '@liquidflow/core';
 import type { InferenceSession } from 'onnxruntime-web';
-import { type OpenedSession, type WasmOptions, type WebDevice, openSession } from './devices.js';
+import { type OpenedSession, type WasmOptions, type WebDevice, chooseDtype, openSession } from './devices.js';
 import { type FetchModelOptions, type ModelSource, fetchModel } from './model-source.js';
 import { latentsToImageData } from './images.js';
 import { type GpuUpdates, openGpuUpdates, sampleOnGpu } from './gpu-sampler.js';
@@ -19,6 +19,12 @@ export interface LoadOptions extends FetchModelOptions, WasmOptions {
   ort?: OrtSource;
   /** On WebGPU, keep the latents on the GPU between steps (default true); false reads v back every step. */
   gpuLatents?: boolean;
+  /**
+   * The precision: 'fp32', 'fp16', 'q8', 'q4', or 'auto' (default: fp16 on a WebGPU adapter with shader-f16, fp32
+   * elsewhere). For a URL not ending in .onnx (a folder of model.onnx, model_fp16.onnx, ...) it picks the file; a
+   * .onnx URL must be that precision.
+   */
+  dtype?: DtypeOption;
 }
 
 export type { GenerateOptions } from '@liquidflow/core';
@@ -60,6 +66,10 @@ export class LiquidFlow {
     /** What happened with the cache ('hit', 'stored', 'disabled', 'corrupt entry deleted (...)', ...). */
     readonly cacheStatus: string,
     private readonly gpu: GpuUpdates | null,
+    /** The precision of the loaded file. */
+    readonly dtype: ModelDtype,
+    /** Why that precision ('requested', or what 'auto' picked and why). */
+    readonly dtypeReason: string,
   ) {}
 
   /** Whether the latents stay on the GPU between steps (WebGPU with gpuLatents, the default). */
@@ -74,7 +84,11 @@ export class LiquidFlow {
   /** Downloads (or reads from the cache) a LiquidFlow .onnx, checks it, and opens it on a device. */
   static async load(model: ModelSource, options: LoadOptions = {}): Promise<LiquidFlow> {
     const ort = await loadOrt(options.ort);
-    const fetched = await fetchModel(model, options);
+    const requested = checkDtypeOption(options.dtype);
+    const choice = await chooseDtype(requested, options.device ?? 'auto');
+    const fetched = await fetchModel(model, options, choice.dtype);
+    const dtype = checkFileDtype(fetched.info.metadata, requested, fetched.url);
+    const dtypeReason = typeof model === 'string' || model instanceof URL ? choice.reason : requested === 'auto' ? `auto: the bytes given are ${dtype}` : 'requested';
     let opened: OpenedSession;
     try {
       opened = await openSession(ort, fetched.bytes, options.device ?? 'auto', options, fetched.url);
@@ -92,7 +106,7 @@ export class LiquidFlow {
       }
     }
     options.progress_callback?.({ status: 'ready', name: fetched.url, file: modelFileName(fetched.url), device: opened.device, reason });
-    return new LiquidFlow(ort, opened.session, fetched.url, fetched.info, opened.device, reason, opened.threads, fetched.from, fetched.cacheStatus, gpu);
+    return new LiquidFlow(ort, opened.session, fetched.url, fetched.info, opened.device, reason, opened.threads, fetched.from, fetched.cacheStatus, gpu, dtype, dtypeReason);
   }
 
   private velocity = async (x: Float32Array, t: Float32Array, shape: readonly [number, number, number, number]): Promise<Float32Array> => {

@@ -3,7 +3,8 @@
 // A cached copy is checked on every read (checksum, then the LiquidFlow format check); a bad one is deleted and the
 // model downloaded again.
 import {
-  type LiquidFlowModelInfo, type ModelDownloadOptions, type ModelProgressEvent, downloadModel, modelFileName, readLiquidFlowInfo,
+  type LiquidFlowModelInfo, type ModelDownloadOptions, type ModelDtype, type ModelProgressEvent, ModelDownloadError, downloadModel, dtypeFileIn, dtypesAtUrl,
+  isModelFolder, missingDtypeError, modelFileName, readLiquidFlowInfo,
 } from '@liquidflow/core';
 
 export { ModelDownloadError, DEFAULT_STALL_TIMEOUT_MS, DEFAULT_MAX_MODEL_BYTES } from '@liquidflow/core';
@@ -76,14 +77,17 @@ async function checkCached(bytes: Uint8Array, sha: string | null, url: string, e
 }
 
 /** Gets a LiquidFlow model's bytes from the cache or the network (or takes them as given) and checks its format. */
-export async function fetchModel(source: ModelSource, o: FetchModelOptions = {}): Promise<FetchedModel> {
+export async function fetchModel(source: ModelSource, o: FetchModelOptions = {}, dtype: ModelDtype = 'fp32'): Promise<FetchedModel> {
   const emit = o.progress_callback ?? (() => {});
   if (typeof source !== 'string' && !(source instanceof URL)) {
     const bytes =
       source instanceof Uint8Array ? source : source instanceof ArrayBuffer ? new Uint8Array(source) : new Uint8Array(await (source as Blob).arrayBuffer());
     return { bytes, info: readLiquidFlowInfo(bytes, 'model bytes'), url: 'bytes', from: 'bytes', cacheStatus: 'not used (bytes given)' };
   }
-  const url = absolute(source);
+  // A URL not ending in .onnx is a folder of dtype files (model.onnx, model_fp16.onnx, ...): one is picked by dtype.
+  const given = absolute(source);
+  const folder = isModelFolder(given) ? given : null;
+  const url = folder ? dtypeFileIn(folder, dtype) : given;
   const name = url;
   const file = modelFileName(url);
   emit({ status: 'initiate', name, file });
@@ -103,7 +107,13 @@ export async function fetchModel(source: ModelSource, o: FetchModelOptions = {})
       cacheStatus = `corrupt entry deleted (${problem}); downloaded again`;
     }
   }
-  const bytes = await downloadModel(url, o);
+  let bytes: Uint8Array;
+  try {
+    bytes = await downloadModel(url, o);
+  } catch (e) {
+    if (folder && e instanceof ModelDownloadError && e.status === 404) throw missingDtypeError(folder, dtype, await dtypesAtUrl(folder, o.fetchInit));
+    throw e;
+  }
   const info = readLiquidFlowInfo(bytes, url); // before caching: a wrong file is never stored
   if (cache) {
     try {

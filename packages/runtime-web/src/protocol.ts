@@ -1,5 +1,5 @@
 // Messages between a page (WorkerLiquidFlow) and the module worker (worker.ts) that owns the ORT session.
-import type { LiquidFlowModelInfo, SamplingRequest } from '@liquidflow/core';
+import type { DtypeOption, LiquidFlowModelInfo, ModelDtype, SamplingRequest } from '@liquidflow/core';
 import type { WebDevice } from './devices.js';
 import type { ProgressEvent } from './model-source.js';
 
@@ -8,6 +8,7 @@ export interface InitMessage {
   /** Absolute model URL, or its bytes (transferred). */
   model: string | ArrayBuffer;
   device: WebDevice;
+  dtype?: DtypeOption;
   cache?: boolean;
   stallTimeoutMs?: number;
   maxBytes?: number;
@@ -32,6 +33,8 @@ export interface ReadyMessage {
   info: LiquidFlowModelInfo;
   device: 'webgpu' | 'wasm';
   reason: string;
+  dtype: ModelDtype;
+  dtypeReason: string;
   threads: number;
   latentsOnGpu: boolean;
   source: 'network' | 'cache' | 'bytes';

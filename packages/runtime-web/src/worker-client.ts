@@ -1,5 +1,5 @@
 // LiquidFlow off the main thread: the same load/generate API, with the session in a module worker (dist/worker.js).
-import { type LiquidFlowConfig, type LiquidFlowModelInfo, reviveError, SamplingAbortedError } from '@liquidflow/core';
+import { type DtypeOption, type LiquidFlowConfig, type LiquidFlowModelInfo, type ModelDtype, reviveError, SamplingAbortedError } from '@liquidflow/core';
 import type { WebDevice } from './devices.js';
 import { latentsToImageData } from './images.js';
 import type { GenerateOptions } from './liquidflow.js';
@@ -9,6 +9,8 @@ import type { FromWorker, ReadyMessage, ToWorker } from './protocol.js';
 
 export interface WorkerLoadOptions extends Pick<FetchModelOptions, 'stallTimeoutMs' | 'maxBytes' | 'expectedBytes'> {
   device?: WebDevice;
+  /** As LiquidFlow.load's dtype. */
+  dtype?: DtypeOption;
   progress_callback?: ProgressCallback;
   cache?: boolean;
   wasmPaths?: string | { wasm?: string; mjs?: string };
@@ -49,6 +51,8 @@ export class WorkerLiquidFlow {
   get config(): LiquidFlowConfig { return this.ready.info.config; }
   get device(): 'webgpu' | 'wasm' { return this.ready.device; }
   get deviceReason(): string { return this.ready.reason; }
+  get dtype(): ModelDtype { return this.ready.dtype; }
+  get dtypeReason(): string { return this.ready.dtypeReason; }
   get threads(): number { return this.ready.threads; }
   get latentsOnGpu(): boolean { return this.ready.latentsOnGpu; }
   get source(): 'network' | 'cache' | 'bytes' { return this.ready.source; }
@@ -85,7 +89,7 @@ export class WorkerLiquidFlow {
       worker.addEventListener('message', onMessage);
       worker.addEventListener('error', onError);
       worker.postMessage(
-        { type: 'init', model: payload, device: o.device ?? 'auto', cache: o.cache, wasmPaths,
+        { type: 'init', model: payload, device: o.device ?? 'auto', dtype: o.dtype, cache: o.cache, wasmPaths,
           stallTimeoutMs: o.stallTimeoutMs, maxBytes: o.maxBytes, expectedBytes: o.expectedBytes, threads: o.threads, gpuLatents: o.gpuLatents, ortUrl } satisfies ToWorker,
         typeof payload === 'string' ? [] : [payload],
       );

@@ -41,12 +41,12 @@ scope.addEventListener('message', (e) => {
     loading = (async () => {
       try {
         lf = await LiquidFlow.load(msg.model, {
-          device: msg.device, cache: msg.cache, stallTimeoutMs: msg.stallTimeoutMs, maxBytes: msg.maxBytes, expectedBytes: msg.expectedBytes,
+          device: msg.device, dtype: msg.dtype, cache: msg.cache, stallTimeoutMs: msg.stallTimeoutMs, maxBytes: msg.maxBytes, expectedBytes: msg.expectedBytes,
           wasmPaths: msg.wasmPaths, threads: msg.threads, gpuLatents: msg.gpuLatents, ort: msg.ortUrl,
           progress_callback: (event) => post({ type: 'load-progress', event }),
         });
         post({
-          type: 'ready', url: lf.url, info: lf.info, device: lf.device, reason: lf.deviceReason, threads: lf.threads, latentsOnGpu: lf.latentsOnGpu,
+          type: 'ready', url: lf.url, info: lf.info, device: lf.device, reason: lf.deviceReason, dtype: lf.dtype, dtypeReason: lf.dtypeReason, threads: lf.threads, latentsOnGpu: lf.latentsOnGpu,
           source: lf.source, cacheStatus: lf.cacheStatus,
         });
       } catch (err) {
