@@ -4,7 +4,7 @@
 // Adding a section: write `async function mySection(ctx) -> { title, columns, rows, targets?, notes?, json? }` (see
 // scripts/bench/util.mjs formatTable for `columns`) and add it to the list in loadSections(). Sections run in order and share `ctx`
 // (an earlier one may leave values there, as 'matmul' leaves ctx.matmulGflops for 'forward').
-// `node scripts/bench.mjs --only=matmul,forward` runs a subset; --quality_count=N sets the quality section's set size.
+// `node scripts/bench.mjs --only=matmul,forward` runs a subset; --quality_count=N sets the quality section's set size, --dtype_quality_count=N the dtypes section's.
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,7 @@ async function loadSections() {
   const { trainingSection } = await import('./bench/training.mjs');
   const { enginesSection } = await import('./bench/engines.mjs');
   const { qualitySection } = await import('./bench/quality.mjs');
+  const { dtypesSection } = await import('./bench/dtypes.mjs');
   return [
     { name: 'matmul', run: matmulSection },
     { name: 'forward', run: forwardSection },
@@ -29,6 +30,7 @@ async function loadSections() {
     { name: 'training', run: trainingSection },
     { name: 'engines', run: enginesSection },
     { name: 'quality', run: qualitySection },
+    { name: 'dtypes', run: dtypesSection },
   ];
 }
 

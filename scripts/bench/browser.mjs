@@ -7,16 +7,21 @@ import { chromium } from 'playwright-core';
 import { startServer } from '../../examples/web/serve.mjs';
 
 const CHROMIUM = process.env.LIQUIDFLOW_CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+// --enable-unsafe-webgpu: WebGPU on the software adapter (SwiftShader), for correctness checks only (it is slow).
+const ARGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'];
 
-/** Returns (modelPath, batch, steps) => median ms, plus close(); null when Chromium is not installed. */
+/**
+ * Returns run(modelPath, batch, steps, { device, dtype }) => { ms, loadMs, firstPixels } (one timed generation after
+ * a warm-up; loadMs is LiquidFlow.load; firstPixels the first image's RGBA bytes of the warm-up), plus close(); null
+ * when Chromium is not installed.
+ */
 export async function openBrowserSampler() {
   if (!existsSync(CHROMIUM)) return null;
   const profile = mkdtempSync(join(tmpdir(), 'lf-bench-chromium-'));
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
   const servers = new Map();
   const page = await context.newPage();
-  const run = async (modelPath, batch, steps) => {
+  const run = async (modelPath, batch, steps, { device = 'wasm', timed = true } = {}) => {
     let server = servers.get(modelPath);
     if (!server) {
       server = await startServer({ mounts: { '/bench-models/': dirname(modelPath) } });
@@ -25,19 +30,25 @@ export async function openBrowserSampler() {
     }
     const url = `/bench-models/${basename(modelPath)}`;
     return page.evaluate(
-      async ({ url, batch, steps }) => {
+      async ({ url, batch, steps, device, timed }) => {
         const { LiquidFlow } = await import('@liquidflow/runtime-web');
-        const lf = await LiquidFlow.load(url, { device: 'wasm', wasmPaths: '/node_modules/onnxruntime-web/dist/', cache: false });
+        const l0 = performance.now();
+        const lf = await LiquidFlow.load(url, { device, wasmPaths: '/node_modules/onnxruntime-web/dist/', cache: false });
+        const loadMs = performance.now() - l0;
         try {
-          await lf.generate({ count: batch, steps, seed: 0 });
-          const t0 = performance.now();
-          await lf.generate({ count: batch, steps, seed: 0 });
-          return performance.now() - t0;
+          const first = await lf.generate({ count: batch, steps, seed: 0 });
+          let ms;
+          if (timed) {
+            const t0 = performance.now();
+            await lf.generate({ count: batch, steps, seed: 0 });
+            ms = performance.now() - t0;
+          }
+          return { ms, loadMs, device: lf.device, firstPixels: Array.from(first[0].data) };
         } finally {
           await lf.dispose();
         }
       },
-      { url, batch, steps },
+      { url, batch, steps, device, timed },
     );
   };
   const close = async () => {

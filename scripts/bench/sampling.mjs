@@ -45,7 +45,7 @@ export async function samplingSection(ctx) {
       let webMs;
       if (browser) {
         progress(`sampling b${batch}: Chromium wasm`);
-        webMs = await browser.run(path, batch, STEPS);
+        webMs = (await browser.run(path, batch, STEPS)).ms;
       }
       rows.push({
         batch,
