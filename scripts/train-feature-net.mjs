@@ -1,7 +1,8 @@
 // Trains the feature network of the sample-quality metric for one labelled dataset and writes it where
 // liquidflow-eval looks for it (models/feature-nets/<dataset>/model.onnx). The file records this command for its card.
 //   node scripts/train-feature-net.mjs --dataset fashion-mnist [--epochs 15] [--batch_size 128] [--lr 0.002] [--out PATH]
-import { FEATURE_NET_DEFAULTS as D, LABELED_DATASETS, helpText, isLabeledDataset, parseFlags, trainFeatureNet } from '@liquidflow/trainer';
+import { helpText, parseFlags } from '@liquidflow/core';
+import { FEATURE_NET_DEFAULTS as D, LABELED_DATASETS, isLabeledDataset, trainFeatureNet } from '@liquidflow/trainer';
 
 const FLAGS = {
   dataset: { type: 'string', default: 'fashion-mnist', help: LABELED_DATASETS.join(' or ') },

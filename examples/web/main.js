@@ -1,6 +1,7 @@
 // The example app: pick a device, load a LiquidFlow .onnx (downloaded once, then from the Cache API), generate a grid.
-// It opens on the demo model shipped in the repository (/models/fashion-mnist-tiny/model.onnx, served by serve.mjs).
-// URL parameters preset the form: ?model=URL&device=auto|webgpu|wasm&count=4&steps=25&sampler=euler&seed=0&worker=1
+// It opens on the demo model shipped in the repository (/models/fashion-mnist-tiny/, served by serve.mjs): a folder
+// of one file per precision, picked by the dtype option. A model URL ending in .onnx is one file, loaded as it is.
+// URL parameters preset the form: ?model=URL&device=auto|webgpu|wasm&dtype=auto|fp32|fp16|q8|q4&count=4&steps=25&sampler=euler&seed=0&worker=1
 // (and gpuLatents=0 to read the latents back to the CPU after every WebGPU step instead of keeping them on the GPU).
 import { LiquidFlow, createWorkerLiquidFlow, drawGridToCanvas, imageGridData, toPngBlob, clearCache } from '@liquidflow/runtime-web';
 
@@ -11,7 +12,7 @@ const ORT_URL = '/node_modules/onnxruntime-web/dist/ort.min.mjs';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
-  model: $('model'), device: $('device-select'), worker: $('use-worker'), count: $('count'), steps: $('steps'),
+  model: $('model'), device: $('device-select'), dtype: $('dtype-select'), worker: $('use-worker'), count: $('count'), steps: $('steps'),
   sampler: $('sampler'), seed: $('seed'), generate: $('generate'), cancel: $('cancel'), progress: $('progress'),
   progressText: $('progress-text'), deviceText: $('device'), cacheText: $('cache'), error: $('error'), grid: $('grid'),
   download: $('download'), clearCache: $('clear-cache'),
@@ -19,7 +20,7 @@ const ui = {
 
 // Preset the form from the page's URL.
 const params = new URLSearchParams(location.search);
-for (const [key, el] of [['model', ui.model], ['device', ui.device], ['count', ui.count], ['steps', ui.steps], ['sampler', ui.sampler], ['seed', ui.seed]]) {
+for (const [key, el] of [['model', ui.model], ['device', ui.device], ['dtype', ui.dtype], ['count', ui.count], ['steps', ui.steps], ['sampler', ui.sampler], ['seed', ui.seed]]) {
   if (params.has(key)) el.value = params.get(key);
 }
 ui.worker.checked = params.get('worker') === '1';
@@ -39,14 +40,17 @@ function showDevice(lf) {
   // "Running on webgpu (auto: WebGPU adapter ...)".
   ui.deviceText.textContent =
     (lf.deviceReason.includes(' — running on ') ? lf.deviceReason : `Running on ${lf.device} (${lf.deviceReason})`) +
-    (lf.latentsOnGpu ? ' · latents stay on the GPU' : '');
+    (lf.latentsOnGpu ? ' · latents stay on the GPU' : '') +
+    ` · ${lf.dtype} (${lf.dtypeReason})`;
   ui.deviceText.dataset.device = lf.device;
 }
 
 async function load() {
   const device = ui.device.value;
   const inWorker = ui.worker.checked;
-  const key = `${ui.model.value}|${device}|${inWorker}`;
+  // A .onnx URL is one file, whatever its precision: 'auto' takes it as it is.
+  const dtype = /\.onnx([?#].*)?$/i.test(ui.model.value) ? 'auto' : ui.dtype.value;
+  const key = `${ui.model.value}|${device}|${dtype}|${inWorker}`;
   if (state.lf && state.key === key) return state.lf;
   if (state.lf) await state.lf.dispose();
   state.lf = null;
@@ -80,7 +84,7 @@ async function load() {
       ui.progressText.textContent = `model ready on ${e.device}`;
     }
   };
-  const options = { device, progress_callback, wasmPaths: WASM_PATHS, gpuLatents: params.get('gpuLatents') !== '0' };
+  const options = { device, dtype, progress_callback, wasmPaths: WASM_PATHS, gpuLatents: params.get('gpuLatents') !== '0' };
   let lf;
   try {
     lf = inWorker ? await createWorkerLiquidFlow(ui.model.value, { ...options, ortUrl: ORT_URL }) : await LiquidFlow.load(ui.model.value, options);

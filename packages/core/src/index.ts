@@ -28,3 +28,4 @@ export * from './precision-recall.js';
 export * from './feature-net.js';
 export * from './model-download.js';
 export * from './model-dtype.js';
+export * from './cli-flags.js';

@@ -2,7 +2,7 @@
 // liquidflow-export CKPT_DIR|MODEL.onnx OUT.onnx [--weights ema|raw] [--img_size PX] [--dtype fp32|fp16|q8|q4|all] [--verify] [--batch N]
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { MODEL_DTYPES, type ModelDtype, dtypeFileName, readLiquidFlowInfo } from '@liquidflow/core';
+import { type FlagSpec, MODEL_DTYPES, type ModelDtype, dtypeFileName, parseCommandLine, readLiquidFlowInfo } from '@liquidflow/core';
 import { selectBackend, describeChoice, writeFileAtomic } from '@liquidflow/trainer';
 import { exportCheckpointBytes, type WeightSet } from './export-model.js';
 import { VERIFY_TOLERANCE, verifyExport } from './verify.js';
@@ -27,47 +27,31 @@ Options:
 
 Flags are --snake_case; kebab-case aliases (--img-size) are accepted.`;
 
+const FLAGS = {
+  weights: { type: 'string', default: 'ema', help: 'ema or raw' },
+  img_size: { type: 'number', default: undefined, help: 'generate at this size' },
+  dtype: { type: 'string', default: 'fp32', help: 'fp32, fp16, q8, q4, a comma list, or all' },
+  verify: { type: 'boolean', default: false, help: 'check the graph against TF.js' },
+  batch: { type: 'number', default: 4, help: 'batch size for --verify' },
+} satisfies FlagSpec;
+
 function parseArgs(argv: string[]) {
-  const positional: string[] = [];
-  const opts = { weights: 'ema' as WeightSet, verify: false, batch: 4, imgSize: undefined as number | undefined, dtypes: ['fp32'] as ModelDtype[] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-    const raw = eq < 0 ? a : a.slice(0, eq);
-    const flag = raw.startsWith('--') ? `--${raw.slice(2).replace(/-/g, '_')}` : raw; // kebab-case aliases, as in liquidflow-train
-    const inline = eq < 0 ? undefined : a.slice(eq + 1);
-    const value = () => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    if (flag === '-h' || flag === '--help') {
-      console.log(HELP);
-      process.exit(0);
-    } else if (flag === '--weights') {
-      const w = value();
-      if (w !== 'ema' && w !== 'raw') throw new Error(`--weights must be ema or raw, got '${w}'`);
-      opts.weights = w;
-    } else if (flag === '--dtype') {
-      const v = value();
-      const list = v === 'all' ? [...MODEL_DTYPES] : v.split(',');
-      const bad = list.filter((d) => !(MODEL_DTYPES as readonly string[]).includes(d));
-      if (bad.length || list.length === 0) throw new Error(`--dtype must be ${MODEL_DTYPES.join(', ')}, a comma list of them, or all; got '${v}'`);
-      opts.dtypes = [...new Set(list)] as ModelDtype[];
-    } else if (flag === '--verify') opts.verify = true;
-    else if (flag === '--batch') {
-      opts.batch = Number(value());
-      if (!Number.isInteger(opts.batch) || opts.batch < 1) throw new Error('--batch must be a positive integer');
-    } else if (flag === '--img_size') {
-      const v = value();
-      opts.imgSize = Number(v);
-      // The patch_size check needs the checkpoint; exportTarget makes it.
-      if (!/^\d+$/.test(v) || opts.imgSize < 1) throw new Error(`--img_size must be a positive integer (pixels), got '${v}'`);
-    } else if (flag.startsWith('-')) throw new Error(`unknown option '${raw}' (see --help)`);
-    else positional.push(a);
+  if (argv.includes('-h') || argv.includes('--help')) {
+    console.log(HELP);
+    process.exit(0);
   }
-  if (positional.length !== 2) throw new Error(`expected CKPT_DIR and OUT.onnx, got ${positional.length} argument(s) (see --help)`);
-  return { ckpt: positional[0], out: positional[1], ...opts };
+  const { flags, positionals } = parseCommandLine(argv, FLAGS, 'liquidflow-export', 2);
+  if (flags.weights !== 'ema' && flags.weights !== 'raw') throw new Error(`--weights must be ema or raw, got '${flags.weights}'`);
+  const batch = flags.batch as number;
+  if (!Number.isInteger(batch) || batch < 1) throw new Error('--batch must be a positive integer');
+  const imgSize = flags.img_size as number | undefined;
+  // The patch_size check needs the checkpoint; exportTarget makes it.
+  if (imgSize !== undefined && (!Number.isInteger(imgSize) || imgSize < 1)) throw new Error(`--img_size must be a positive integer (pixels), got '${imgSize}'`);
+  const v = String(flags.dtype);
+  const list = v === 'all' ? [...MODEL_DTYPES] : v.split(',');
+  if (list.length === 0 || list.some((d) => !(MODEL_DTYPES as readonly string[]).includes(d))) throw new Error(`--dtype must be ${MODEL_DTYPES.join(', ')}, a comma list of them, or all; got '${v}'`);
+  if (positionals.length !== 2) throw new Error(`expected CKPT_DIR and OUT.onnx, got ${positionals.length} argument(s) (see --help)`);
+  return { ckpt: positionals[0], out: positionals[1], weights: flags.weights as WeightSet, verify: flags.verify as boolean, batch, imgSize, dtypes: [...new Set(list)] as ModelDtype[] };
 }
 
 const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// liquidflow-generate MODEL.onnx|URL [--count 16] [--steps 25] [--sampler euler|heun] [--seed 0] [--out grid.png | --out-dir DIR]
+// liquidflow-generate MODEL.onnx|URL|FOLDER [--count 16] [--steps 25] [--sampler euler|heun] [--seed 0] [--dtype auto] [--out grid.png] [--out_dir DIR]
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  checkDtypeOption, checkSampleOptions, type DtypeOption, writeFileAtomicWith, imageGrid, MODEL_DTYPES, ProgressBar, SAMPLERS, type SamplerName,
+  checkDtypeOption, checkSampleOptions, type DtypeOption, type FlagSpec, writeFileAtomicWith, imageGrid, MODEL_DTYPES, parseCommandLine, ProgressBar, SAMPLERS,
+  type SamplerName,
 } from '@liquidflow/core';
 import { LiquidFlow } from './liquidflow.js';
 import { encodePng } from './png.js';
@@ -22,39 +23,40 @@ Options:
   --sampler NAME     ${SAMPLERS.join(' or ')} (default euler; heun evaluates the model twice per step)
   --seed N           noise seed; the same seed gives the same images everywhere (default 0)
   --out FILE         PNG grid of all images (default grid.png)
-  --out-dir DIR      also write one PNG per image into DIR
+  --out_dir DIR      also write one PNG per image into DIR
   --device NAME      ${NODE_DEVICES.join(', ')} (default auto)
   --dtype NAME       auto, ${MODEL_DTYPES.join(', ')} (default auto: fp32 for a folder, else the file's own)
   --threads N        ORT intra-op threads
-  -h, --help         show this help`;
+  -h, --help         show this help
+
+Flags are --snake_case; kebab-case aliases (--out-dir) are accepted, as in liquidflow-train and liquidflow-export.`;
+
+const FLAGS = {
+  count: { type: 'number', default: 16, help: 'images' },
+  steps: { type: 'number', default: 25, help: 'integration steps' },
+  sampler: { type: 'string', default: 'euler', help: SAMPLERS.join(' or ') },
+  seed: { type: 'number', default: 0, help: 'noise seed' },
+  out: { type: 'string', default: 'grid.png', help: 'PNG grid' },
+  out_dir: { type: 'string', default: '', help: 'one PNG per image' },
+  device: { type: 'string', default: 'auto', help: NODE_DEVICES.join(', ') },
+  threads: { type: 'number', default: 0, help: 'ORT intra-op threads' },
+  dtype: { type: 'string', default: 'auto', help: 'precision' },
+} satisfies FlagSpec;
 
 function parse(argv: string[]) {
-  const o = { model: '', count: 16, steps: 25, sampler: 'euler' as SamplerName, seed: 0, out: 'grid.png', outDir: '', device: 'auto' as NodeDevice, threads: 0, dtype: 'auto' as DtypeOption };
-  const ints = new Set(['count', 'steps', 'seed', 'threads']);
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '-h' || a === '--help') {
-      console.log(HELP);
-      process.exit(0);
-    }
-    if (!a.startsWith('--')) {
-      if (o.model) throw new Error(`unexpected argument '${a}' (see --help)`);
-      o.model = a;
-      continue;
-    }
-    const eq = a.indexOf('=');
-    const name = (eq < 0 ? a.slice(2) : a.slice(2, eq)).replace(/_/g, '-');
-    const value = eq < 0 ? argv[++i] : a.slice(eq + 1);
-    if (value === undefined) throw new Error(`--${name} needs a value`);
-    const key = name === 'out-dir' ? 'outDir' : name;
-    if (!(key in o) || key === 'model') throw new Error(`unknown option '--${name}' (see --help)`);
-    if (ints.has(key)) {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < 0 || (key !== 'seed' && key !== 'threads' && n < 1)) throw new Error(`--${name} must be a positive integer, got '${value}'`);
-      (o as Record<string, unknown>)[key] = n;
-    } else (o as Record<string, unknown>)[key] = value;
+  if (argv.includes('-h') || argv.includes('--help')) {
+    console.log(HELP);
+    process.exit(0);
   }
-  if (!o.model) throw new Error('expected MODEL.onnx (see --help)');
+  const { flags, positionals } = parseCommandLine(argv, FLAGS, 'liquidflow-generate', 1);
+  if (positionals.length === 0) throw new Error('expected MODEL.onnx (see --help)');
+  const o = {
+    model: positionals[0], count: flags.count as number, steps: flags.steps as number, sampler: flags.sampler as SamplerName, seed: flags.seed as number,
+    out: flags.out as string, outDir: flags.out_dir as string, device: flags.device as NodeDevice, threads: flags.threads as number, dtype: flags.dtype as DtypeOption,
+  };
+  for (const k of ['count', 'steps', 'seed', 'threads'] as const) {
+    if (!Number.isInteger(o[k]) || o[k] < 0 || (k !== 'seed' && k !== 'threads' && o[k] < 1)) throw new Error(`--${k} must be a positive integer, got '${o[k]}'`);
+  }
   if (!SAMPLERS.includes(o.sampler)) throw new Error(`--sampler must be ${SAMPLERS.join(' or ')}, got '${o.sampler}'`);
   // The library's own limits, checked before the model loads (its size is checked again by generate()).
   checkSampleOptions({ count: o.count, steps: o.steps, sampler: o.sampler, seed: o.seed, channels: 1, size: 1 }, '--');

@@ -18,6 +18,8 @@ const ARGS = [
   '--disable-sync', '--enable-unsafe-webgpu',
 ];
 const DEMO = '/models/fashion-mnist-tiny/model.onnx';
+/** What the page opens on: the demo's folder of dtype files ('auto' on wasm loads model.onnx, DEMO). */
+const DEMO_FOLDER = '/models/fashion-mnist-tiny/';
 const DEMO_BYTES = statSync(join(REPO_ROOT, DEMO)).size;
 // The page's defaults (index.html): 4 images, 25 Euler steps, seed 0.
 const DEFAULTS = { count: 4, steps: 25, sampler: 'euler' as const, seed: 0 };
@@ -121,7 +123,7 @@ describe('examples/web in Chromium', () => {
       });
     });
     await page.goto(`${server?.url}/`); // redirected to the page, no parameters
-    expect(await page.inputValue('#model')).toBe(DEMO);
+    expect(await page.inputValue('#model')).toBe(DEMO_FOLDER);
     await page.click('#generate');
     await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 120_000 });
     const r = await page.evaluate(() => {
@@ -142,7 +144,7 @@ describe('examples/web in Chromium', () => {
     expect(r.imgSize).toBe(32);
     // 'auto' on headless Chromium: WebGPU's only adapter is SwiftShader, a software fallback, so it runs wasm and says why.
     expect(r.device).toBe('wasm');
-    expect(r.deviceText).toMatch(/^WebGPU not used: adapter google swiftshader is a software fallback, many times slower than wasm — running on wasm \(\d threads?\)$/);
+    expect(r.deviceText).toMatch(/^WebGPU not used: adapter google swiftshader is a software fallback, many times slower than wasm — running on wasm \(\d threads?\) · fp32 \(auto: fp32 on wasm\)$/);
     // Downloaded from the server with progress up to the whole file.
     const progress = r.events.filter((e) => e.status === 'progress');
     expect(progress.at(-1)).toEqual({ status: 'progress', loaded: DEMO_BYTES, total: DEMO_BYTES });

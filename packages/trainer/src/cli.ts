@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // liquidflow-train: trains LiquidFlow with onnxruntime or TensorFlow.js; --steps 0 writes a freshly initialized checkpoint.
 import { VARIANT_NAMES } from '@liquidflow/core';
-import { parseFlags, helpText, type FlagSpec } from './cli-args.js';
+import { parseFlags, helpText, type FlagSpec } from '@liquidflow/core';
 import { NODE_DEVICES } from '@liquidflow/runtime-node';
 import { ENGINE_PRIORITY } from './engine.js';
 import { DATASETS } from './datasets/index.js';

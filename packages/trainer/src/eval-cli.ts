@@ -4,7 +4,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { checkSampleOptions, ProgressBar, SAMPLERS, type SamplerName } from '@liquidflow/core';
 import { LiquidFlow, NODE_DEVICES, type NodeDevice } from '@liquidflow/runtime-node';
-import { parseFlags, helpText, type FlagSpec } from './cli-args.js';
+import { parseCommandLine, helpText, type FlagSpec } from '@liquidflow/core';
 import { loadImageFolder } from './datasets/folder.js';
 import { LABELED_DATASETS, isLabeledDataset } from './quality/labeled-sets.js';
 import { QualityEvaluator, type QualityScores, generateFromModel } from './quality/sample-quality.js';
@@ -56,12 +56,12 @@ async function generated(target: string, evaluator: QualityEvaluator, f: Record<
 async function main() {
   const argv = process.argv.slice(2);
   if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
-    console.log(helpText('liquidflow-eval MODEL.onnx|FOLDER', SUMMARY, FLAGS));
+    console.log(helpText('liquidflow-eval', SUMMARY, FLAGS, 'liquidflow-eval MODEL.onnx|FOLDER [flags]'));
     return;
   }
-  const [target, ...rest] = argv;
-  if (target.startsWith('--')) throw new Error('the first argument is the model (.onnx) or a folder of images to score (see --help)');
-  const f = parseFlags(rest, FLAGS, 'liquidflow-eval');
+  const { flags: f, positionals } = parseCommandLine(argv, FLAGS, 'liquidflow-eval', 1);
+  const target = positionals[0];
+  if (target === undefined) throw new Error('expected the model (.onnx) or a folder of images to score (see --help)');
   if (f.dataset === undefined) throw new Error(`--dataset is required: the data the model learned (${LABELED_DATASETS.join(', ')})`);
   if (!isLabeledDataset(f.dataset as string)) throw new Error(`--dataset ${f.dataset}: sample quality knows ${LABELED_DATASETS.join(', ')} (each has labels and a feature network)`);
   if (!existsSync(target)) throw new Error(`${target}: no such model file or image folder`);

@@ -29,4 +29,3 @@ export * from './quality/labeled-sets.js';
 export * from './quality/feature-network.js';
 export * from './quality/train-feature-net.js';
 export * from './quality/sample-quality.js';
-export { parseFlags, helpText, type FlagSpec } from './cli-args.js';
