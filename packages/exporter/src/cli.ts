@@ -1,18 +1,19 @@
 #!/usr/bin/env node
 // liquidflow-export CKPT_DIR OUT.onnx [--weights ema|raw] [--img_size PX] [--verify] [--batch N]
 import { readFile } from 'node:fs/promises';
-import { selectBackend, describeChoice } from '@liquidflow/trainer';
+import { selectBackend, describeChoice } from '@liquidflow/tfjs';
 import { exportCheckpoint, type WeightSet } from './export-model.js';
 import { VERIFY_TOLERANCE, verifyExport } from './verify.js';
 
 const HELP = `Usage: liquidflow-export CKPT_DIR OUT.onnx [options]
 
-Builds the LiquidFlow ONNX graph (opset 17, inputs x [N,C,H,W] and t [N], output v) from a checkpoint directory.
+Builds the model's ONNX graph (opset 17, inputs x [N,C,H,W] and t [N], output v) from a checkpoint directory.
 
 Options:
   --weights ema|raw   which weights to export (default: ema, the averaged weights)
-  --img_size PX       generate at PX instead of the trained size (a multiple of patch_size): training-free upsampling,
-                      every weight as trained except the position table, resampled to the new token grid
+  --img_size PX       generate at PX instead of the trained size: training-free upsampling, every weight as trained
+                      except those that depend on the size (LiquidFlow: the position table, resampled to the new
+                      token grid; PX a multiple of patch_size)
   --verify            run the graph on onnxruntime-node and the same weights in TensorFlow.js on one random batch at
                       the exported size; prints max_abs_err and exits 1 if it is over ${VERIFY_TOLERANCE}
   --batch N           batch size for --verify (default 4, t spread over [0, 1])
@@ -65,10 +66,10 @@ async function main() {
   process.stderr.write(`exporting ${args.ckpt} (${args.weights} weights) ...\n`);
   const r = await exportCheckpoint(args.ckpt, args.out, args.weights, args.imgSize);
   const cfg = r.target.config;
-  const size = cfg.img_size === r.target.trainedImgSize ? `${cfg.img_size}px` : `${cfg.img_size}px (trained at ${r.target.trainedImgSize}px, position table resampled)`;
+  const size = cfg.img_size === r.target.trainedImgSize ? `${cfg.img_size}px` : `${cfg.img_size}px (trained at ${r.target.trainedImgSize}px, weights resized)`;
   console.log(
     `wrote ${r.path}: ${r.nodes} nodes, ${r.params.toLocaleString('en-US')} params, ${r.bytes.toLocaleString('en-US')} bytes (${mb(r.bytes)}), ` +
-      `variant ${cfg.variant}, ${size}, step ${r.checkpoint.step}, ${args.weights} weights, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      `${cfg.arch} ${cfg.variant}, ${size}, step ${r.checkpoint.step}, ${args.weights} weights, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
   if (!args.verify) return;
   process.stderr.write(`${describeChoice(await selectBackend())}\nverifying on a batch of ${args.batch} ...\n`);

@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { type GenerateOptions, type LiquidFlowConfig, readLiquidFlowInfo, reviveError, SamplingAbortedError, toImages } from '@liquidflow/core';
+import { type GenerateOptions, type ModelConfig, readLiquidFlowInfo, reviveError, SamplingAbortedError, toImages } from '@liquidflow/core';
 import type { FromWorker, NodeDevice, ToWorker } from './protocol.js';
 
 export interface LoadOptions {
@@ -37,7 +37,7 @@ export class LiquidFlow {
   private constructor(
     private readonly worker: Worker,
     readonly path: string,
-    readonly config: LiquidFlowConfig,
+    readonly config: ModelConfig,
     /** The execution provider running the model. */
     readonly device: 'cpu' | 'cuda',
     /** Why that provider was chosen. */

@@ -1,5 +1,5 @@
 // LiquidFlow off the main thread: the same load/generate API, with the session in a module worker (dist/worker.js).
-import { type LiquidFlowConfig, type LiquidFlowModelInfo, reviveError, SamplingAbortedError } from '@liquidflow/core';
+import { type ModelConfig, type LiquidFlowModelInfo, reviveError, SamplingAbortedError } from '@liquidflow/core';
 import type { WebDevice } from './devices.js';
 import { latentsToImageData } from './images.js';
 import type { GenerateOptions } from './liquidflow.js';
@@ -46,7 +46,7 @@ export class WorkerLiquidFlow {
 
   get url(): string { return this.ready.url; }
   get info(): LiquidFlowModelInfo { return this.ready.info; }
-  get config(): LiquidFlowConfig { return this.ready.info.config; }
+  get config(): ModelConfig { return this.ready.info.config; }
   get device(): 'webgpu' | 'wasm' { return this.ready.device; }
   get deviceReason(): string { return this.ready.reason; }
   get threads(): number { return this.ready.threads; }

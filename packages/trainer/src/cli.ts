@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// liquidflow-train: trains LiquidFlow with onnxruntime or TensorFlow.js; --steps 0 writes a freshly initialized checkpoint.
-import { VARIANT_NAMES } from '@liquidflow/core';
+// liquidflow-train: trains a model family with onnxruntime or TensorFlow.js; --steps 0 writes a freshly initialized checkpoint.
+import { DEFAULT_ARCH, getFamily } from '@liquidflow/core';
 import { parseFlags, helpText, type FlagSpec } from './cli-args.js';
 import { NODE_DEVICES } from '@liquidflow/runtime-node';
 import { ENGINE_PRIORITY } from './engine.js';
@@ -10,7 +10,7 @@ import { checkTrainOptions } from './train-options.js';
 
 const D = TRAIN_DEFAULTS;
 const FLAGS = {
-  model_size: { type: 'string', default: D.model_size, help: `variant: ${VARIANT_NAMES.join(', ')} (models/variants/*.json)` },
+  model_size: { type: 'string', default: D.model_size, help: `variant: ${getFamily(DEFAULT_ARCH).variantNames.join(', ')} (models/variants/${DEFAULT_ARCH}/*.json)` },
   img_size: { type: 'number', default: undefined, help: "image size in pixels (default: the variant's)" },
   dataset: { type: 'string', default: D.dataset, help: `training images, one of:\n${Object.entries(DATASETS).map(([k, v]) => `${' '.repeat(23)}${k}: ${v.help}`).join('\n')}\n${' '.repeat(22)}` },
   data_dir: { type: 'string', default: undefined, help: 'where the dataset lives (required for folder)' },
