@@ -7,8 +7,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import {
-  ConfigError, type ModelConfig, NonFiniteOutputError, ProgressBar, countParams, familyOf, formatSeconds, resolveConfig, validateConfig,
-  weightsForImageSize,
+  type ArchName, ConfigError, DEFAULT_ARCH, type ModelConfig, NonFiniteOutputError, ProgressBar, countParams, familyOf, formatSeconds,
+  getFamily, resolveConfig, validateConfig, weightsForImageSize,
 } from '@liquidflow/core';
 import { type Checkpoint, CheckpointError, NonFiniteWeightsError, freshCheckpoint, loadCheckpoint, saveCheckpoint, writeFileAtomic } from '@liquidflow/checkpoint';
 import type { NodeDevice } from '@liquidflow/runtime-node';
@@ -31,6 +31,8 @@ import { LABELED_DATASETS, isLabeledDataset } from './quality/labeled-sets.js';
 import { QualityEvaluator, generateForQuality } from './quality/sample-quality.js';
 
 export interface TrainOptions {
+  /** The model family (registry.ts in core) of a new run; a resume or init_from takes the checkpoint's. */
+  arch: string;
   model_size: string;
   img_size?: number;
   dataset: string;
@@ -81,6 +83,7 @@ export interface TrainOptions {
 }
 
 export const TRAIN_DEFAULTS: TrainOptions = {
+  arch: DEFAULT_ARCH,
   model_size: 'tiny',
   dataset: 'fashion-mnist',
   epochs: 50,
@@ -185,7 +188,9 @@ export async function train(
   let o = { ...opts };
   let ckpt: Checkpoint;
   let config: ModelConfig;
-  const fresh = () => resolveConfig(o.model_size, o.img_size === undefined ? {} : { img_size: o.img_size });
+  // Before anything touches --out: an unknown --arch fails naming the known families.
+  getFamily(o.arch, '--arch');
+  const fresh = () => resolveConfig(o.model_size, { arch: o.arch as ArchName, ...(o.img_size === undefined ? {} : { img_size: o.img_size }) });
   await checkRunDir(o, explicit);
 
   if (o.steps === 0 && !o.resume && !o.init_from) {
@@ -199,6 +204,9 @@ export async function train(
     ckpt = await loadCheckpoint(o.resume);
     config = ckpt.config;
     const where = join(o.resume, 'config.json');
+    if (explicit.has('arch') && o.arch !== config.arch) {
+      throw new CheckpointError(`${where}: --arch ${o.arch} does not match the checkpoint's arch '${config.arch}'`);
+    }
     if (explicit.has('model_size') && o.model_size !== config.variant) {
       throw new CheckpointError(`${where}: --model_size ${o.model_size} does not match the checkpoint's variant '${config.variant}'`);
     }
@@ -215,6 +223,9 @@ export async function train(
   } else if (o.init_from) {
     const from = await loadCheckpoint(o.init_from);
     const where = join(o.init_from, 'config.json');
+    if (explicit.has('arch') && o.arch !== from.config.arch) {
+      throw new CheckpointError(`${where}: --arch ${o.arch} does not match the checkpoint's arch '${from.config.arch}' (--init_from keeps the architecture)`);
+    }
     if (explicit.has('model_size') && o.model_size !== from.config.variant) {
       throw new CheckpointError(`${where}: --model_size ${o.model_size} does not match the checkpoint's variant '${from.config.variant}' (--init_from keeps the architecture)`);
     }
@@ -290,7 +301,7 @@ export async function train(
   } else {
     engine = new TfjsEngine(config, ckpt, adam);
   }
-  const trainRecord = { ...o, model_size: config.variant, img_size: config.img_size, steps: total, resume: undefined, init_from: undefined, force: undefined };
+  const trainRecord = { ...o, arch: config.arch, model_size: config.variant, img_size: config.img_size, steps: total, resume: undefined, init_from: undefined, force: undefined };
 
   let step = ckpt.step;
   let lastSaved = step;
