@@ -6,7 +6,7 @@ export class ModelFileError extends Error {
   override name = 'ModelFileError';
 }
 
-/** onnxruntime failed on a model that passed readLiquidFlowInfo (onnx-contract.ts): its message, cleaned, after the file or URL. */
+/** onnxruntime failed on a model that passed readLiquidFlowInfo: its message, cleaned, after the file or URL. */
 export class EngineError extends Error {
   override name = 'EngineError';
 }

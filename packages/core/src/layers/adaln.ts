@@ -6,7 +6,7 @@ import { linearLayer } from './linear.js';
 
 export const LN_EPS = 1e-6;
 /** Std of the normal init of the AdaLN projections: small, so blocks start near identity but every path is live. */
-export const ADALN_STD = 0.02;
+const ADALN_STD = 0.02;
 
 /** c [B, D] -> n vectors, each [B, 1, D] ready to broadcast over tokens (shift, scale, gate, ... in the caller's order). */
 export function adaLNModulation<T>(p: Scope<T>, c: T, dim: number, n: number): T[] {
