@@ -8,6 +8,8 @@ export default defineConfig({
     // Tests run against the sources; the CLIs they spawn run the built dist (npm test builds first).
     alias: {
       '@liquidflow/core': src('core'),
+      '@liquidflow/checkpoint': src('checkpoint'),
+      '@liquidflow/tfjs': src('tfjs'),
       '@liquidflow/trainer': src('trainer'),
       '@liquidflow/exporter': src('exporter'),
     },

@@ -66,7 +66,7 @@ function formatTarget(t) {
 async function main() {
   const t0 = performance.now();
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-  const { selectBackend, describeChoice } = await import('@liquidflow/trainer');
+  const { selectBackend, describeChoice } = await import('@liquidflow/tfjs');
   const { formatTable } = await import('./bench/util.mjs');
 
   const tfBackend = await selectBackend();

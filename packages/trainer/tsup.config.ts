@@ -11,6 +11,4 @@ export default defineConfig({
   // prefetcher finds its worker beside __filename, in the ESM build too.
   shims: true,
   target: 'node20',
-  // Optional native backends: absent on most machines, loaded at run time when present.
-  external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
 });

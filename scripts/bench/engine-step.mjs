@@ -2,8 +2,9 @@
 // process, so its peak RSS (resourceUsage().maxRSS) and the TF.js backend it sets are its own. Prints one JSON line.
 //   node scripts/bench/engine-step.mjs <ort|wasm> <img_size> <batch> <timed steps> [threads]
 import { resolveConfig, initialNoise } from '@liquidflow/core';
+import { freshCheckpoint } from '@liquidflow/checkpoint';
+import { OrtEngine, TfjsEngine, installWasmKernels, selectEngine } from '@liquidflow/trainer';
 import * as tf from '@tensorflow/tfjs';
-import { OrtEngine, TfjsEngine, freshCheckpoint, installWasmKernels, selectEngine } from '@liquidflow/trainer';
 
 const [engineName, size, batch, steps, threads] = process.argv.slice(2).map((v, i) => (i === 0 ? v : Number(v)));
 const config = resolveConfig('tiny', { img_size: size });

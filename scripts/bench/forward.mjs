@@ -4,7 +4,8 @@
 import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs';
 import { resolveConfig } from '@liquidflow/core';
-import { freshCheckpoint, TfModel } from '@liquidflow/trainer';
+import { freshCheckpoint } from '@liquidflow/checkpoint';
+import { TfModel } from '@liquidflow/tfjs';
 import { exportBytes, maxAbsDiff, verificationBatch } from '@liquidflow/exporter';
 import { fixed, progress, sci, timeIt } from './util.mjs';
 

@@ -3,7 +3,9 @@
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { resolveConfig } from '@liquidflow/core';
-import { AdamW, freshCheckpoint, installWasmKernels, uninstallWasmKernels, makeBatch, TfModel, trainStep, loadDataset } from '@liquidflow/trainer';
+import { freshCheckpoint } from '@liquidflow/checkpoint';
+import { TfModel } from '@liquidflow/tfjs';
+import { AdamW, installWasmKernels, uninstallWasmKernels, makeBatch, trainStep, loadDataset } from '@liquidflow/trainer';
 import { fixed, progress } from './util.mjs';
 
 const BATCH = 16;

@@ -1,160 +1,37 @@
-// One LiquidFlowConfig type with defaults. A variant (models/variants/*.json) lists only what differs.
+// Configs of every family: resolve a variant plus overrides, or check one read from a file. The family comes from the
+// config's `arch` (families/registry.ts); a config saved before families existed has none and is LiquidFlow's, which
+// is exactly the model it was saved from.
+import { ConfigError } from './families/family.js';
+import { type ArchName, type ConfigOf, DEFAULT_ARCH, type ModelConfig, getFamily } from './families/registry.js';
 import { countParams } from './param-specs.js';
-import tiny from '../../../models/variants/tiny.json';
-import small from '../../../models/variants/small.json';
-import base from '../../../models/variants/base.json';
-import v512 from '../../../models/variants/512.json';
 
-export interface LiquidFlowConfig {
-  /** Name of the variant this config was resolved from (tiny, small, base, 512, or custom). */
-  variant: string;
-  img_size: number;
-  patch_size: number;
-  in_channels: number;
-  /** Token width D. */
-  dim: number;
-  /** Number of LiquidSSM blocks; the first floor(depth/2) feed U-Net long skips to the last floor(depth/2). */
-  depth: number;
-  /** SSM inner width is expand * dim. */
-  expand: number;
-  /** Width of one SSM head; the inner width is split into expand*dim/head_dim heads, each with its own A and delta. */
-  head_dim: number;
-  /** SSM state size N (the width of B and C). */
-  d_state: number;
-  /** Causal depthwise conv1d kernel in the SSM. */
-  d_conv: number;
-  /** Hidden width of the Liquid CfC branch (0 means dim). */
-  cfc_dim: number;
-  mlp_ratio: number;
-  /** Width of the sinusoidal timestep features fed to the time MLP. */
-  time_freq_dim: number;
-  /** Number of zigzag scan orders the blocks rotate through (1..4: row snake, column snake, and their reverses). */
-  scan_orders: number;
-}
-
-export const DEFAULT_CONFIG: LiquidFlowConfig = {
-  variant: 'custom',
-  img_size: 32,
-  patch_size: 4,
-  in_channels: 3,
-  dim: 256,
-  depth: 6,
-  expand: 2,
-  head_dim: 32,
-  d_state: 16,
-  d_conv: 4,
-  cfc_dim: 0,
-  mlp_ratio: 4,
-  time_freq_dim: 256,
-  scan_orders: 4,
-};
-
-interface VariantFile {
-  variant: string;
-  why: string;
-  config: Partial<LiquidFlowConfig>;
-}
-
-export const VARIANTS: Readonly<Record<string, VariantFile>> = Object.freeze({
-  tiny: tiny as VariantFile,
-  small: small as VariantFile,
-  base: base as VariantFile,
-  '512': v512 as VariantFile,
-});
-
-/** Variant names smallest first (object key order would put '512' first: integer-like keys sort ahead). */
-export const VARIANT_NAMES: readonly string[] = Object.freeze(['tiny', 'small', 'base', '512']);
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
-/** Resolve a variant name plus overrides into a full, validated config. */
-export function resolveConfig(variant: string, overrides: Partial<LiquidFlowConfig> = {}): LiquidFlowConfig {
-  const v = Object.hasOwn(VARIANTS, variant) ? VARIANTS[variant] : undefined;
-  if (!v) {
-    throw new ConfigError(`unknown model_size '${variant}': expected one of ${VARIANT_NAMES.join(', ')}`);
-  }
-  return validateConfig({ ...DEFAULT_CONFIG, ...v.config, ...overrides, variant }, `variant '${variant}'`);
-}
-
-const INT_FIELDS: (keyof LiquidFlowConfig)[] = [
-  'img_size', 'patch_size', 'in_channels', 'dim', 'depth', 'expand', 'head_dim', 'd_state', 'd_conv',
-  'cfc_dim', 'mlp_ratio', 'time_freq_dim', 'scan_orders',
-];
-
-/**
- * Upper bounds, checked before anything is sized from a config (a checkpoint's config.json, a model's metadata, a
- * flag): far above every shipped variant (at most 512 px, patch 16, dim 416, depth 10, head_dim 64), low enough that a
- * typo or a hostile file cannot ask for terabytes of weights or an hours-long model trace.
- */
-export const CONFIG_LIMITS: Readonly<Record<Exclude<keyof LiquidFlowConfig, 'variant'>, number>> = Object.freeze({
-  img_size: 2048, patch_size: 64, in_channels: 16, dim: 4096, depth: 64, expand: 16, head_dim: 4096, d_state: 1024,
-  d_conv: 64, cfc_dim: 4096, mlp_ratio: 16, time_freq_dim: 8192, scan_orders: 4,
-});
-/** Tokens per image ((img_size / patch_size)^2): the scan length every block runs over. 4x 1024 px at patch 4. */
-export const MAX_TOKENS = 65536;
 /** Parameters (float32: 4 GB each for weights, EMA and the two AdamW moments). The largest variant has 38M. */
 export const MAX_PARAMS = 1e9;
 
+/** A variant of the family `overrides.arch` (default liquidflow) plus overrides, validated. */
+export function resolveConfig<A extends ArchName = 'liquidflow'>(variant: string, overrides: Partial<ConfigOf<A>> & { arch?: A } = {}): ConfigOf<A> {
+  const arch = overrides.arch ?? DEFAULT_ARCH;
+  const family = getFamily(arch);
+  const v = Object.hasOwn(family.variants, variant) ? family.variants[variant] : undefined;
+  if (!v) throw new ConfigError(`unknown model_size '${variant}': expected one of ${family.variantNames.join(', ')} (${arch} variants)`);
+  return validateConfig({ ...family.defaults, ...v.config, ...overrides, arch, variant }, `variant '${variant}'`) as ConfigOf<A>;
+}
+
 /**
- * Check every field of a config (for example one read from a checkpoint's config.json).
- * `where` names the source in error messages.
+ * Check every field of a config (for example one read from a checkpoint's config.json) and return it with only the
+ * fields of its family. `where` names the source in error messages.
  */
-export function validateConfig(raw: unknown, where: string): LiquidFlowConfig {
+export function validateConfig(raw: unknown, where: string): ModelConfig {
   if (typeof raw !== 'object' || raw === null) throw new ConfigError(`${where}: config must be an object`);
   const c = raw as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(DEFAULT_CONFIG) as (keyof LiquidFlowConfig)[]) {
-    const value = c[key];
-    if (value === undefined) throw new ConfigError(`${where}: missing field '${key}'`);
-    if (key === 'variant') {
-      if (typeof value !== 'string') throw new ConfigError(`${where}: field 'variant' must be a string, got ${JSON.stringify(value)}`);
-    } else if (INT_FIELDS.includes(key)) {
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-        throw new ConfigError(`${where}: field '${key}' must be a non-negative integer, got ${JSON.stringify(value)}`);
-      }
-      const limit = CONFIG_LIMITS[key as Exclude<keyof LiquidFlowConfig, 'variant'>];
-      if (value > limit) throw new ConfigError(`${where}: field '${key}' is ${value}, above the limit of ${limit}`);
-    }
-    out[key] = value;
-  }
-  const cfg = out as unknown as LiquidFlowConfig;
-  const must = (ok: boolean, msg: string) => {
-    if (!ok) throw new ConfigError(`${where}: ${msg}`);
-  };
-  must(cfg.patch_size >= 1, `patch_size must be >= 1, got ${cfg.patch_size}`);
-  must(cfg.img_size >= cfg.patch_size, `img_size ${cfg.img_size} is smaller than patch_size ${cfg.patch_size} (no tokens)`);
-  must(cfg.img_size % cfg.patch_size === 0, `img_size ${cfg.img_size} is not a multiple of patch_size ${cfg.patch_size}`);
-  const tokens = (cfg.img_size / cfg.patch_size) ** 2;
-  must(tokens <= MAX_TOKENS, `img_size ${cfg.img_size} at patch_size ${cfg.patch_size} makes ${tokens} tokens, above the limit of ${MAX_TOKENS}`);
-  must(cfg.in_channels >= 1 && cfg.dim >= 1 && cfg.depth >= 1, 'in_channels, dim and depth must be >= 1');
-  must(cfg.expand >= 1 && cfg.head_dim >= 1 && cfg.d_state >= 1 && cfg.d_conv >= 1 && cfg.mlp_ratio >= 1, 'expand, head_dim, d_state, d_conv, mlp_ratio must be >= 1');
-  must((cfg.expand * cfg.dim) % cfg.head_dim === 0, `expand*dim (${cfg.expand * cfg.dim}) is not a multiple of head_dim ${cfg.head_dim}`);
-  must(cfg.time_freq_dim % 2 === 0 && cfg.time_freq_dim >= 2, `time_freq_dim must be even, got ${cfg.time_freq_dim}`);
-  must(cfg.scan_orders >= 1 && cfg.scan_orders <= 4, `scan_orders must be 1..4, got ${cfg.scan_orders}`);
-  // Last: the count traces the model, which is only cheap once every field is within its limit.
+  const arch = c.arch ?? DEFAULT_ARCH;
+  if (typeof arch !== 'string') throw new ConfigError(`${where}: field 'arch' must be a string, got ${JSON.stringify(arch)}`);
+  const family = getFamily(arch, where);
+  const cfg = family.validate(c, where);
+  // Last: the count traces the model, which is only cheap once the family has bounded every field.
   const params = countParams(cfg);
-  must(params <= MAX_PARAMS, `the model would have ${params} parameters, above the limit of ${MAX_PARAMS} (dim ${cfg.dim}, depth ${cfg.depth}, expand ${cfg.expand}, mlp_ratio ${cfg.mlp_ratio})`);
+  if (params > MAX_PARAMS) {
+    throw new ConfigError(`${where}: the model would have ${params} parameters, above the limit of ${MAX_PARAMS} (${family.sizeSummary(cfg)})`);
+  }
   return cfg;
 }
-
-/** Derived sizes used throughout the model. */
-export function dims(cfg: LiquidFlowConfig) {
-  const grid = cfg.img_size / cfg.patch_size;
-  const inner = cfg.expand * cfg.dim;
-  return {
-    grid,
-    tokens: grid * grid,
-    patchDim: cfg.patch_size * cfg.patch_size * cfg.in_channels,
-    inner,
-    heads: inner / cfg.head_dim,
-    cfcDim: cfg.cfc_dim || cfg.dim,
-    skips: Math.floor(cfg.depth / 2),
-  };
-}
-
-/** The architecture fields: a checkpoint's and a config's must agree on these to share weights. */
-export const ARCH_FIELDS: readonly (keyof LiquidFlowConfig)[] = Object.freeze(
-  (Object.keys(DEFAULT_CONFIG) as (keyof LiquidFlowConfig)[]).filter((k) => k !== 'variant'),
-);

@@ -1,7 +1,6 @@
-// Reads just enough of an ONNX file (protobuf wire format) to check that it is a LiquidFlow export before handing it to
-// ORT: metadata_props, the graph's inputs and outputs with their declared types, and whether any weights live in
-// external files. A truncated or corrupt file, or one the sampler cannot feed, fails here with a clear message.
-import { type LiquidFlowConfig, validateConfig } from './config.js';
+// Reads just enough of an ONNX file (protobuf wire format) to check it before handing it to ORT: metadata_props, the
+// graph's inputs and outputs with their declared types, and whether any weights live in external files. A truncated or
+// corrupt file fails here with a clear message; onnx-contract.ts checks what a LiquidFlow export must declare.
 
 export class ModelFileError extends Error {
   override name = 'ModelFileError';
@@ -188,85 +187,4 @@ export function readOnnxInfo(bytes: Uint8Array, where = 'model'): OnnxModelInfo 
   }
   if (!sawGraph) throw new ModelFileError(`${where}: not an ONNX model (no graph)`);
   return info;
-}
-
-export interface LiquidFlowModelInfo extends OnnxModelInfo {
-  /** The size the model generates at is config.img_size. */
-  config: LiquidFlowConfig;
-  /** The size it was trained at: differs from config.img_size when exported with a resampled position table. */
-  trainedImgSize: number;
-  step: number;
-  weights: string;
-}
-
-/** Checks that an ONNX file is a LiquidFlow export (inputs x and t, output v, config in metadata) and returns it. */
-export function readLiquidFlowInfo(bytes: Uint8Array, where = 'model'): LiquidFlowModelInfo {
-  const info = readOnnxInfo(bytes, where);
-  const raw = info.metadata['liquidflow.config'];
-  if (raw === undefined) {
-    throw new ModelFileError(`${where}: not a LiquidFlow export (no 'liquidflow.config' in metadata_props; export it with liquidflow-export)`);
-  }
-  if (info.inputs.join() !== 'x,t' || info.outputs.join() !== 'v') {
-    throw new ModelFileError(`${where}: not a LiquidFlow export (inputs [${info.inputs}] and outputs [${info.outputs}], expected [x,t] and [v])`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (e) {
-    throw new ModelFileError(`${where}: metadata 'liquidflow.config' is not valid JSON (${(e as Error).message})`);
-  }
-  let config: LiquidFlowConfig;
-  try {
-    config = validateConfig(parsed, `${where} metadata 'liquidflow.config'`);
-  } catch (e) {
-    throw new ModelFileError((e as Error).message);
-  }
-  checkSamplerContract(info, config, where);
-  // Exports older than 'liquidflow.trained_img_size' were always at the trained size.
-  const trainedRaw = info.metadata['liquidflow.trained_img_size'] ?? String(config.img_size);
-  const trainedImgSize = Number(trainedRaw);
-  if (!/^\d+$/.test(trainedRaw) || trainedImgSize < 1) {
-    throw new ModelFileError(`${where}: metadata 'liquidflow.trained_img_size' must be a positive integer, got '${trainedRaw}'`);
-  }
-  return { ...info, config, trainedImgSize, step: Number(info.metadata['liquidflow.step'] ?? 0), weights: info.metadata['liquidflow.weights'] ?? 'unknown' };
-}
-
-const shapeText = (dims: (number | string | null)[]) => `[${dims.map((d) => d ?? '?').join(', ')}]`;
-
-/**
- * What the sampler relies on, checked against the file's own declarations so that a mismatch fails at load naming
- * the file, not later inside onnxruntime: x [N, C, H, W] and v of the same shape, t [N], all float32, with C, H and W
- * those of the metadata's config and N free (generate() picks the count); every weight inside this one file.
- */
-function checkSamplerContract(info: OnnxModelInfo, config: LiquidFlowConfig, where: string): void {
-  if (info.externalData.length) {
-    const [name, location] = info.externalData[0];
-    throw new ModelFileError(
-      `${where}: ${info.externalData.length} weight tensor(s) are stored outside this file (e.g. '${name}' in '${location || '?'}'); ` +
-        'LiquidFlow runtimes load one self-contained .onnx: export it again with liquidflow-export',
-    );
-  }
-  const C = config.in_channels;
-  const S = config.img_size;
-  const want: Record<string, [string, number | null][]> = {
-    x: [['N', null], ['C', C], ['H', S], ['W', S]],
-    t: [['N', null]],
-    v: [['N', null], ['C', C], ['H', S], ['W', S]],
-  };
-  for (const [name, dims] of Object.entries(want)) {
-    const kind = name === 'v' ? 'output' : 'input';
-    const type = info.types[name];
-    if (!type || !type.dims) throw new ModelFileError(`${where}: ${kind} '${name}' declares no tensor type and shape (expected float32 ${shapeText(dims.map(([n, v]) => v ?? n))})`);
-    if (type.elemType !== 1) throw new ModelFileError(`${where}: ${kind} '${name}' is ${elemTypeName(type.elemType)}, but the sampler ${kind === 'input' ? 'feeds' : 'reads'} float32`);
-    const expected = shapeText(dims.map(([n, v]) => v ?? n));
-    const bad =
-      type.dims.length !== dims.length ||
-      dims.some(([, v], i) => (v === null ? typeof type.dims![i] === 'number' : type.dims![i] !== v));
-    if (bad) {
-      throw new ModelFileError(
-        `${where}: ${kind} '${name}' has shape ${shapeText(type.dims)}, but metadata 'liquidflow.config' (in_channels ${C}, img_size ${S}) ` +
-          `needs ${expected} with a free batch dimension N`,
-      );
-    }
-  }
 }

@@ -1,5 +1,5 @@
 // One whole training step as an ONNX graph, so onnxruntime can train at the speed it runs inference:
-//   forward (model.ts) -> loss (flow-loss.ts) -> reverse-mode gradients (onnx-gradient.ts) -> global-norm clipping
+//   forward (the config's family) -> loss (flow-loss.ts) -> reverse-mode gradients (onnx-gradient.ts) -> global-norm clipping
 //   -> AdamW (bias correction, decoupled decay on matrices) -> EMA of the new weights.
 // The architecture and the loss are the same code TF.js trains; only the executor differs. No Loop, Scan or If.
 //
@@ -8,12 +8,12 @@
 // Outputs  weights_out, adam_m_out, adam_v_out, ema_out [P]       loss, flow, smooth, tv, grad_norm (scalars)
 // The bias corrections 1 - beta^step are computed by the caller in float64 (as the TF.js optimizer does): in float32
 // inside the graph, 1 - 0.999^1 would lose about 1e-4 of its value.
-import type { LiquidFlowConfig } from './config.js';
 import { type FlatLayout, flatLayout } from './flat-params.js';
 import { flowMatchingLoss } from './flow-loss.js';
-import { liquidFlow } from './model.js';
+import { type ModelConfig, modelForward } from './families/registry.js';
 import { type Graph, PORTABLE_OPS } from './onnx-graph.js';
 import { GRADIENT_OPS, appendGradients } from './onnx-gradient.js';
+import { ONNX_INPUT, ONNX_OUTPUT } from './onnx-contract.js';
 import { OnnxOps, type SymValue } from './ops-onnx.js';
 import { paramSpecs } from './param-specs.js';
 import { type ParamSpec, sizeOf } from './param-init.js';
@@ -135,16 +135,16 @@ export function buildAdamWStep(
 }
 
 /** `gradients`: also output the flat, unclipped gradient as 'grad' [P] (for gradient checks). */
-export function buildTrainingStep(cfg: LiquidFlowConfig, batch: number, adam: AdamWConstants, opts: { gradients?: boolean } = {}): TrainingStepGraph {
+export function buildTrainingStep(cfg: ModelConfig, batch: number, adam: AdamWConstants, opts: { gradients?: boolean } = {}): TrainingStepGraph {
   if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
   const { in_channels: c, img_size: s } = cfg;
   const image = [batch, c, s, s];
-  const built = buildAdamWStep(`liquidflow_${cfg.variant}_train_step`, paramSpecs(cfg), adam, (ops) => {
+  const built = buildAdamWStep(`${cfg.arch}_${cfg.variant}_train_step`, paramSpecs(cfg), adam, (ops) => {
     const x0 = ops.input('x0', image);
     const noise = ops.input('noise', image);
     const t = ops.input('t', [batch]);
     const k = Object.fromEntries(LOSS_SCALARS.map((n) => [n, ops.input(n, [])])) as Record<(typeof LOSS_SCALARS)[number], SymValue>;
-    const loss = flowMatchingLoss(ops, (xt, tt) => liquidFlow(ops, cfg, xt, tt), x0, noise, t, { smooth: k.lambda_smooth, tv: k.lambda_tv });
+    const loss = flowMatchingLoss(ops, (xt, tt) => modelForward(ops, cfg, xt, tt), x0, noise, t, { smooth: k.lambda_smooth, tv: k.lambda_tv });
     // Weights given as graph inputs are never the number 0, so the physics terms are always there.
     return {
       total: loss.total,
@@ -160,18 +160,18 @@ export function buildTrainingStep(cfg: LiquidFlowConfig, batch: number, adam: Ad
 
 /**
  * The velocity v(x, t) with weights from a flat vector input: how the ORT engine samples grids from its EMA vector
- * without writing a model file. Inputs weights [P], x [N, C, H, W], t [N]; output v. Dynamic batch.
+ * without writing a model file. Inputs weights [P] and the model's x [N, C, H, W], t [N]; output v. Dynamic batch.
  */
-export function buildFlatVelocity(cfg: LiquidFlowConfig): { graph: Graph; layout: FlatLayout } {
+export function buildFlatVelocity(cfg: ModelConfig): { graph: Graph; layout: FlatLayout } {
   const layout = flatLayout(paramSpecs(cfg));
   const ops: OnnxOps = new OnnxOps({ paramValue: (name, shape) => flatParams(ops, layout, weights)(name, shape) });
   const weights = ops.input('weights', [layout.size]);
   const { in_channels: c, img_size: s } = cfg;
-  const x = ops.input('x', [-1, c, s, s]);
-  const t = ops.input('t', [-1]);
-  const v = liquidFlow(ops, cfg, x, t);
-  const graph = ops.toGraph(`liquidflow_${cfg.variant}_flat`, [
+  const x = ops.input(ONNX_INPUT.image, [-1, c, s, s]);
+  const t = ops.input(ONNX_INPUT.time, [-1]);
+  const v = modelForward(ops, cfg, x, t);
+  const graph = ops.toGraph(`${cfg.arch}_${cfg.variant}_flat`, [
     { value: weights, shape: [layout.size] }, { value: x, shape: ['N', c, s, s] }, { value: t, shape: ['N'] },
-  ], [{ value: v, name: 'v', shape: ['N', c, s, s] }]);
+  ], [{ value: v, name: ONNX_OUTPUT.velocity, shape: ['N', c, s, s] }]);
   return { graph, layout };
 }

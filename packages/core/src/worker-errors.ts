@@ -1,6 +1,6 @@
 // Errors lose their class when they cross a worker boundary (only the message and name survive a postMessage):
 // runtimes rebuild the ones callers branch on, so `instanceof ModelFileError` works the same with or without a worker.
-import { ConfigError } from './config.js';
+import { ConfigError } from './families/family.js';
 import { EngineError, ModelFileError } from './onnx-metadata.js';
 import { NonFiniteOutputError } from './sampler.js';
 

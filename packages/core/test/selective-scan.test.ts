@@ -3,7 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { Rng, chunkLength, selectiveScan, sequentialScan, type ScanInputs } from '@liquidflow/core';
-import { TfOps } from '@liquidflow/trainer';
+import { TfOps } from '@liquidflow/tfjs';
 
 const TOL = 1e-5;
 

@@ -2,17 +2,8 @@
 // validation rejects malformed configs with a message that says where and what.
 import { describe, expect, it } from 'vitest';
 import {
-  CONFIG_LIMITS,
-  ConfigError,
-  MAX_PARAMS,
-  MAX_TOKENS,
-  DEFAULT_CONFIG,
-  VARIANTS,
-  countParams,
-  paramSpecs,
-  resolveConfig,
-  validateConfig,
-  type LiquidFlowConfig,
+  ConfigError, LIQUIDFLOW_DEFAULTS, LIQUIDFLOW_LIMITS, LIQUIDFLOW_VARIANTS, MAX_PARAMS, MAX_TOKENS, countParams, paramSpecs, resolveConfig,
+  validateConfig, type LiquidFlowConfig,
 } from '@liquidflow/core';
 
 // The seed implementation's parameter counts and the image size / patch it used for each variant.
@@ -25,7 +16,7 @@ const SEED: Record<string, { params: number; img: number; patch: number }> = {
 
 describe('variants', () => {
   it('ships exactly the seed variants', () => {
-    expect(Object.keys(VARIANTS).sort()).toEqual(Object.keys(SEED).sort());
+    expect(Object.keys(LIQUIDFLOW_VARIANTS).sort()).toEqual(Object.keys(SEED).sort());
   });
 
   for (const [name, seed] of Object.entries(SEED)) {
@@ -54,7 +45,7 @@ describe('variants', () => {
   it('overrides apply on top of the variant and keep its other fields', () => {
     const cfg = resolveConfig('tiny', { img_size: 32 });
     expect(cfg.img_size).toBe(32);
-    expect(cfg.dim).toBe((VARIANTS.tiny.config as Partial<LiquidFlowConfig>).dim);
+    expect(cfg.dim).toBe((LIQUIDFLOW_VARIANTS.tiny.config as Partial<LiquidFlowConfig>).dim);
     // Fewer pixels, same patch: the parameter count changes only through the position table and nothing else grows.
     expect(countParams(cfg)).toBeLessThan(countParams(resolveConfig('tiny')));
   });
@@ -82,7 +73,7 @@ describe('resolveConfig: names inherited from Object.prototype are not variants'
 });
 
 describe('validateConfig', () => {
-  const good = (): Record<string, unknown> => ({ ...DEFAULT_CONFIG });
+  const good = (): Record<string, unknown> => ({ ...LIQUIDFLOW_DEFAULTS });
   const WHERE = 'ckpt/config.json';
 
   const expectConfigError = (raw: unknown, ...parts: string[]) => {
@@ -99,7 +90,7 @@ describe('validateConfig', () => {
   };
 
   it('accepts the default config unchanged', () => {
-    expect(validateConfig(good(), WHERE)).toEqual(DEFAULT_CONFIG);
+    expect(validateConfig(good(), WHERE)).toEqual(LIQUIDFLOW_DEFAULTS);
   });
 
   it('drops unknown fields', () => {
@@ -138,10 +129,10 @@ describe('validateConfig', () => {
     expectConfigError({ ...good(), patch_size: 0 }, 'patch_size');
   });
 
-  it('every shipped variant is within CONFIG_LIMITS, MAX_TOKENS and MAX_PARAMS', () => {
-    for (const name of Object.keys(VARIANTS)) {
+  it('every shipped variant is within LIQUIDFLOW_LIMITS, MAX_TOKENS and MAX_PARAMS', () => {
+    for (const name of Object.keys(LIQUIDFLOW_VARIANTS)) {
       const cfg = resolveConfig(name);
-      for (const [k, limit] of Object.entries(CONFIG_LIMITS)) expect(cfg[k as keyof typeof CONFIG_LIMITS], `${name}.${k}`).toBeLessThanOrEqual(limit);
+      for (const [k, limit] of Object.entries(LIQUIDFLOW_LIMITS)) expect(cfg[k as keyof typeof LIQUIDFLOW_LIMITS], `${name}.${k}`).toBeLessThanOrEqual(limit);
       expect((cfg.img_size / cfg.patch_size) ** 2).toBeLessThanOrEqual(MAX_TOKENS);
       expect(countParams(cfg)).toBeLessThanOrEqual(MAX_PARAMS);
     }
@@ -153,14 +144,14 @@ describe('validateConfig', () => {
     ['d_conv', 1000], ['expand', 1000], ['mlp_ratio', 1000], ['cfc_dim', 1e7], ['time_freq_dim', 1e6], ['in_channels', 1000],
   ] as const) {
     it(`${field} ${value} is refused, naming the field, the value and the limit`, () => {
-      const limit = CONFIG_LIMITS[field];
+      const limit = LIQUIDFLOW_LIMITS[field];
       expect(value).toBeGreaterThan(limit);
       expectConfigError({ ...good(), [field]: value }, `'${field}'`, String(value), `limit of ${limit}`);
     });
   }
 
   it('a value at its limit passes the per-field check (depth 64, img_size 1024 at patch 4)', () => {
-    expect(validateConfig({ ...good(), depth: CONFIG_LIMITS.depth, dim: 64, head_dim: 32 }, WHERE).depth).toBe(64);
+    expect(validateConfig({ ...good(), depth: LIQUIDFLOW_LIMITS.depth, dim: 64, head_dim: 32 }, WHERE).depth).toBe(64);
     expect(validateConfig({ ...good(), img_size: 1024, patch_size: 4, dim: 64, head_dim: 32, depth: 2 }, WHERE).img_size).toBe(1024);
   });
 

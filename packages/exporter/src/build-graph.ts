@@ -1,5 +1,8 @@
-// Checkpoint weights -> the LiquidFlow ONNX graph: x [N, C, H, W], t [N] -> v [N, C, H, W], dynamic batch N.
-import { type Graph, type LiquidFlowConfig, type Weights, liquidFlow, OnnxOps, PORTABLE_OPS, sizeOf } from '@liquidflow/core';
+// Checkpoint weights -> the model's ONNX graph (onnx-contract.ts): x [N, C, H, W], t [N] -> v [N, C, H, W], dynamic
+// batch N. The config's family builds it.
+import {
+  type Graph, type ModelConfig, type Weights, ONNX_INPUT, ONNX_OUTPUT, OnnxOps, PORTABLE_OPS, modelForward, sizeOf,
+} from '@liquidflow/core';
 
 export interface BuiltGraph {
   graph: Graph;
@@ -9,19 +12,19 @@ export interface BuiltGraph {
   flopsPerSample: number;
 }
 
-export function buildGraph(config: LiquidFlowConfig, weights: Weights): BuiltGraph {
+export function buildGraph(config: ModelConfig, weights: Weights): BuiltGraph {
   const ops = new OnnxOps({ weights });
   const { in_channels: c, img_size: s } = config;
-  const x = ops.input('x', [-1, c, s, s]);
-  const t = ops.input('t', [-1]);
-  const v = liquidFlow(ops, config, x, t);
+  const x = ops.input(ONNX_INPUT.image, [-1, c, s, s]);
+  const t = ops.input(ONNX_INPUT.time, [-1]);
+  const v = modelForward(ops, config, x, t);
   const graph = ops.toGraph(
-    `liquidflow_${config.variant}`,
+    `${config.arch}_${config.variant}`,
     [
       { value: x, shape: ['N', c, s, s] },
       { value: t, shape: ['N'] },
     ],
-    [{ value: v, name: 'v', shape: ['N', c, s, s] }],
+    [{ value: v, name: ONNX_OUTPUT.velocity, shape: ['N', c, s, s] }],
   );
   const foreign = [...new Set(graph.nodes.map((n) => n.opType))].filter((op) => !PORTABLE_OPS.has(op));
   if (foreign.length) throw new Error(`graph uses ops outside the WebGPU/WASM allowlist: ${foreign.join(', ')}`);

@@ -3,7 +3,8 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { type FlagSpec, MODEL_DTYPES, type ModelDtype, dtypeFileName, parseCommandLine, readLiquidFlowInfo } from '@liquidflow/core';
-import { selectBackend, describeChoice, writeFileAtomic } from '@liquidflow/trainer';
+import { writeFileAtomic } from '@liquidflow/checkpoint';
+import { selectBackend, describeChoice } from '@liquidflow/tfjs';
 import { exportCheckpointBytes, type WeightSet } from './export-model.js';
 import { VERIFY_TOLERANCE, verifyExport } from './verify.js';
 import { convertDtype } from './dtype.js';
@@ -11,15 +12,16 @@ import { convertDtype } from './dtype.js';
 const HELP = `Usage: liquidflow-export CKPT_DIR OUT.onnx [options]
        liquidflow-export MODEL.onnx OUT.onnx --dtype fp16|q8|q4      (convert an fp32 export)
 
-Builds the LiquidFlow ONNX graph (opset 17, inputs x [N,C,H,W] and t [N], output v) from a checkpoint directory.
+Builds the model's ONNX graph (opset 17, inputs x [N,C,H,W] and t [N], output v) from a checkpoint directory.
 
 Options:
   --dtype LIST        fp32 (default), fp16 (weights stored as float16), q8 (8-bit MatMul weights), q4 (4-bit
                       MatMulNBits), a comma list, or all. With several, OUT.onnx names the fp32 file and the others
                       go beside it as transformers.js names them: model.onnx, model_fp16.onnx, model_q8.onnx, model_q4.onnx
   --weights ema|raw   which weights to export (default: ema, the averaged weights)
-  --img_size PX       generate at PX instead of the trained size (a multiple of patch_size): training-free upsampling,
-                      every weight as trained except the position table, resampled to the new token grid
+  --img_size PX       generate at PX instead of the trained size: training-free upsampling, every weight as trained
+                      except those that depend on the size (LiquidFlow: the position table, resampled to the new
+                      token grid; PX a multiple of patch_size)
   --verify            run the graph on onnxruntime-node and the same weights in TensorFlow.js on one random batch at
                       the exported size; prints max_abs_err and exits 1 if it is over ${VERIFY_TOLERANCE}
   --batch N           batch size for --verify (default 4, t spread over [0, 1])
@@ -93,10 +95,10 @@ async function main() {
   const fp32Path = paths.get('fp32');
   if (fp32Path) await writeFileAtomic(fp32Path, r.bytes);
   const cfg = r.target.config;
-  const size = cfg.img_size === r.target.trainedImgSize ? `${cfg.img_size}px` : `${cfg.img_size}px (trained at ${r.target.trainedImgSize}px, position table resampled)`;
+  const size = cfg.img_size === r.target.trainedImgSize ? `${cfg.img_size}px` : `${cfg.img_size}px (trained at ${r.target.trainedImgSize}px, weights resized)`;
   console.log(
     `${fp32Path ? `wrote ${fp32Path}` : 'built the fp32 graph'}: ${r.nodes} nodes, ${r.params.toLocaleString('en-US')} params, ${r.bytes.length.toLocaleString('en-US')} bytes (${mb(r.bytes.length)}), ` +
-      `variant ${cfg.variant}, ${size}, step ${r.checkpoint.step}, ${args.weights} weights, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      `${cfg.arch} ${cfg.variant}, ${size}, step ${r.checkpoint.step}, ${args.weights} weights, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
   const bytes = r.bytes;
   await writeDtypes(bytes, paths);

@@ -2,8 +2,8 @@
 // t spread over [0, 1]. Reports the max absolute difference of the velocities.
 import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs';
-import { type LiquidFlowConfig, type Weights, Rng } from '@liquidflow/core';
-import { TfModel } from '@liquidflow/trainer';
+import { type ModelConfig, type Weights, ONNX_INPUT, ONNX_OUTPUT, Rng } from '@liquidflow/core';
+import { TfModel } from '@liquidflow/tfjs';
 
 export const VERIFY_TOLERANCE = 1e-4;
 
@@ -15,7 +15,7 @@ export interface VerifyResult {
 }
 
 /** A seeded batch: x ~ N(0, 1) [batch, C, H, W] and t evenly spaced over [0, 1]. */
-export function verificationBatch(config: LiquidFlowConfig, batch: number, seed: number) {
+export function verificationBatch(config: ModelConfig, batch: number, seed: number) {
   const n = batch * config.in_channels * config.img_size * config.img_size;
   const x = new Rng(seed, 0x5eed).fillNormal(new Float32Array(n));
   const t = Float32Array.from({ length: batch }, (_, i) => (batch === 1 ? 0.5 : i / (batch - 1)));
@@ -25,14 +25,14 @@ export function verificationBatch(config: LiquidFlowConfig, batch: number, seed:
 export async function runOrt(modelBytes: Uint8Array, x: Float32Array, t: Float32Array, dims: number[], threads?: number): Promise<Float32Array> {
   const session = await ort.InferenceSession.create(modelBytes, threads ? { intraOpNumThreads: threads } : {});
   try {
-    const out = await session.run({ x: new ort.Tensor('float32', x, dims), t: new ort.Tensor('float32', t, [t.length]) });
-    return out.v.data as Float32Array;
+    const out = await session.run({ [ONNX_INPUT.image]: new ort.Tensor('float32', x, dims), [ONNX_INPUT.time]: new ort.Tensor('float32', t, [t.length]) });
+    return out[ONNX_OUTPUT.velocity].data as Float32Array;
   } finally {
     await session.release();
   }
 }
 
-export async function runTfjs(config: LiquidFlowConfig, weights: Weights, x: Float32Array, t: Float32Array, dims: number[]): Promise<Float32Array> {
+export async function runTfjs(config: ModelConfig, weights: Weights, x: Float32Array, t: Float32Array, dims: number[]): Promise<Float32Array> {
   const model = new TfModel(config, weights);
   try {
     const v = tf.tidy(() => model.forward(tf.tensor(x, dims), tf.tensor1d(t)));
@@ -54,7 +54,7 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-export async function verifyExport(modelBytes: Uint8Array, config: LiquidFlowConfig, weights: Weights, batch = 4, seed = 0): Promise<VerifyResult> {
+export async function verifyExport(modelBytes: Uint8Array, config: ModelConfig, weights: Weights, batch = 4, seed = 0): Promise<VerifyResult> {
   const { x, t, dims } = verificationBatch(config, batch, seed);
   const ortOut = await runOrt(modelBytes, x, t, dims);
   const tfOut = await runTfjs(config, weights, x, t, dims);

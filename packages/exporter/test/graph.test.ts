@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { PORTABLE_OPS, resolveConfig } from '@liquidflow/core';
-import { freshCheckpoint } from '@liquidflow/trainer';
+import { freshCheckpoint } from '@liquidflow/checkpoint';
 import { buildGraph, decodeModel, exportBytes, OPSET } from '@liquidflow/exporter';
 
 // ORT-web's WebGPU EP operator table (js/web/docs/webgpu-operators.md) restricted to what opset 17 needs. Every one

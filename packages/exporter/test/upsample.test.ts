@@ -10,9 +10,11 @@ import { fileURLToPath } from 'node:url';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
-import { readLiquidFlowInfo, resolveConfig } from '@liquidflow/core';
-import { saveCheckpoint, weightsForImageSize, type Checkpoint } from '@liquidflow/trainer';
-import { decodeModel, encodeModel, exportBytes, maxAbsDiff, runOrt, runTfjs, verificationBatch, VERIFY_TOLERANCE } from '@liquidflow/exporter';
+import { readLiquidFlowInfo, resolveConfig, weightsForImageSize } from '@liquidflow/core';
+import { saveCheckpoint, type Checkpoint } from '@liquidflow/checkpoint';
+import {
+  decodeModel, encodeModel, exportBytes, maxAbsDiff, runOrt, runTfjs, verificationBatch, VERIFY_TOLERANCE,
+} from '@liquidflow/exporter';
 import { perturbedWeights } from './weights-fixture.js';
 
 const TRAINED = resolveConfig('tiny', { img_size: 16, dim: 32, depth: 4, head_dim: 16, time_freq_dim: 32 });
@@ -71,7 +73,7 @@ describe('export at another image size', () => {
   });
 
   it('rejects sizes that are not a positive multiple of patch_size', () => {
-    expect(() => exportBytes(ckpt, 'ema', 18)).toThrow("img_size 18 is not a positive multiple of the checkpoint's patch_size 4 (nearest: 16 or 20)");
+    expect(() => exportBytes(ckpt, 'ema', 18)).toThrow('img_size 18 is not a positive multiple of patch_size 4 (nearest: 16 or 20)');
     expect(() => exportBytes(ckpt, 'ema', 2)).toThrow('(the smallest is 4)');
     expect(() => exportBytes(ckpt, 'ema', 0)).toThrow(/img_size 0 is not a positive multiple/);
   });
@@ -89,7 +91,7 @@ describe('liquidflow-export --img_size', () => {
     const out = join(dir, 'up.onnx');
     const r = run([ckptDir, out, '--img-size', '24', '--verify', '--batch', '2']);
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
-    expect(r.stdout).toMatch(/variant tiny, 24px \(trained at 16px, position table resampled\), step 7/);
+    expect(r.stdout).toMatch(/liquidflow tiny, 24px \(trained at 16px, weights resized\), step 7/);
     const m = /max_abs_err=([0-9.e+-]+)/.exec(r.stdout);
     expect(m, r.stdout).not.toBeNull();
     expect(Number(m![1])).toBeLessThanOrEqual(VERIFY_TOLERANCE);
@@ -100,7 +102,7 @@ describe('liquidflow-export --img_size', () => {
     const out = join(dir, 'bad.onnx');
     const odd = run([ckptDir, out, '--img_size', '18']);
     expect(odd.status).toBe(1);
-    expect(odd.stderr).toMatch(/^liquidflow-export: img_size 18 is not a positive multiple of the checkpoint's patch_size 4 \(nearest: 16 or 20\)$/m);
+    expect(odd.stderr).toMatch(/^liquidflow-export: img_size 18 is not a positive multiple of patch_size 4 \(nearest: 16 or 20\)$/m);
     const text = run([ckptDir, out, '--img_size=big']);
     expect(text.status).toBe(1);
     expect(text.stderr).toMatch(/--img_size must be a positive integer \(pixels\), got 'big'/);

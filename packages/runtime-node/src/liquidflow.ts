@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import {
-  type DtypeOption, type GenerateOptions, type LiquidFlowConfig, type LiquidFlowModelInfo, type ModelDtype, checkDtypeOption, checkFileDtype, modelFileName,
+  type DtypeOption, type GenerateOptions, type ModelConfig, type LiquidFlowModelInfo, type ModelDtype, checkDtypeOption, checkFileDtype, modelFileName,
   readLiquidFlowInfo, reviveError, SamplingAbortedError, toImages,
 } from '@liquidflow/core';
 import type { FromWorker, NodeDevice, ToWorker } from './protocol.js';
@@ -57,7 +57,7 @@ export class LiquidFlow {
     });
   }
 
-  get config(): LiquidFlowConfig {
+  get config(): ModelConfig {
     return this.info.config;
   }
 

@@ -1,7 +1,7 @@
 // The worker thread: opens the ORT session and runs the shared sampler against it.
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { engineError, type LiquidFlowConfig, sample, SamplingAbortedError } from '@liquidflow/core';
+import { engineError, type ModelConfig, ONNX_INPUT, ONNX_OUTPUT, sample, SamplingAbortedError } from '@liquidflow/core';
 import { openSession } from './devices.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
@@ -10,7 +10,7 @@ const port = parentPort;
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 let session: ort.InferenceSession | null = null;
-let config: LiquidFlowConfig | null = null;
+let config: ModelConfig | null = null;
 let modelPath = 'model';
 let queue: Promise<void> = Promise.resolve();
 
@@ -38,17 +38,18 @@ async function handle(msg: ToWorker): Promise<void> {
     return;
   }
   const s = session as ort.InferenceSession;
-  const cfg = config as LiquidFlowConfig;
+  const cfg = config as ModelConfig;
   const cancelled = new Int32Array(msg.cancel);
   const controller = new AbortController();
   try {
     const x = await sample(
       async (xs, ts, shape) => {
         if (Atomics.load(cancelled, 0) === 1) controller.abort();
-        const out = await s.run({ x: new ort.Tensor('float32', xs, [...shape]), t: new ort.Tensor('float32', ts, [ts.length]) }).catch((e) => {
+        const feeds = { [ONNX_INPUT.image]: new ort.Tensor('float32', xs, [...shape]), [ONNX_INPUT.time]: new ort.Tensor('float32', ts, [ts.length]) };
+        const out = await s.run(feeds).catch((e) => {
           throw engineError(modelPath, 'run the model', e);
         });
-        return out.v.data as Float32Array;
+        return out[ONNX_OUTPUT.velocity].data as Float32Array;
       },
       {
         count: msg.count,

@@ -3,7 +3,7 @@
 // does not know, NaN weights. Each is the good export decoded, changed in one place, and encoded again.
 import onnxProto from 'onnx-proto';
 import { type LiquidFlowConfig, resolveConfig } from '@liquidflow/core';
-import { freshCheckpoint } from '@liquidflow/trainer';
+import { freshCheckpoint } from '@liquidflow/checkpoint';
 import { exportBytes } from '@liquidflow/exporter';
 
 const { onnx } = onnxProto;

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolveConfig, sample, toImages } from '@liquidflow/core';
-import { TfModel, tfjsVelocity } from '@liquidflow/trainer';
+import { freshCheckpoint } from '@liquidflow/checkpoint';
+import { TfModel, tfjsVelocity } from '@liquidflow/tfjs';
 import { buildGraph, encodeModel, exportBytes } from '@liquidflow/exporter';
-import { freshCheckpoint } from '@liquidflow/trainer';
 import { LiquidFlow } from '@liquidflow/runtime-node';
 import { perturbedWeights } from '../../exporter/test/weights-fixture.js';
 

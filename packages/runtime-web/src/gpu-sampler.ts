@@ -2,7 +2,7 @@
 // 'gpu-buffer'), and the Euler/Heun updates run as two tiny ONNX graphs on the same device, so a step moves nothing
 // but `t` between the CPU and the GPU. The noise is uploaded once and x0 read back once (plus once per step when a
 // preview is asked for). The integration loop is @liquidflow/core's sampleLatents; only the storage differs.
-import { engineError, type LatentOps, type SampleOptions, sampleLatents } from '@liquidflow/core';
+import { engineError, type LatentOps, ONNX_INPUT, ONNX_OUTPUT, type SampleOptions, sampleLatents } from '@liquidflow/core';
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
 import type { Ort } from './ort.js';
 
@@ -92,7 +92,7 @@ export async function sampleOnGpu(
   };
   return sampleLatents(gpu, async (x, t) => {
     await yieldToEventLoop(); // let a cancel or a click in between model calls, as the CPU loop does
-    const feeds = { x, t: new ort.Tensor('float32', new Float32Array(o.count).fill(t), [o.count]) };
-    return (await model.run(feeds).catch((e) => { throw engineError(where, 'run the model', e); })).v;
+    const feeds = { [ONNX_INPUT.image]: x, [ONNX_INPUT.time]: new ort.Tensor('float32', new Float32Array(o.count).fill(t), [o.count]) };
+    return (await model.run(feeds).catch((e) => { throw engineError(where, 'run the model', e); }))[ONNX_OUTPUT.velocity];
   }, o);
 }

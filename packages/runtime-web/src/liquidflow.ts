@@ -3,7 +3,7 @@
 // GPU-resident twin in gpu-sampler.ts, which keeps the latents on the device between steps).
 import {
   checkDtypeOption, checkFileDtype, type DtypeOption, EngineError, engineError, type GenerateOptions, type ModelDtype,
-  type LiquidFlowConfig, type LiquidFlowModelInfo, type SamplerName, type SampleProgress, modelFileName, sample, SamplingAbortedError,
+  type ModelConfig, type LiquidFlowModelInfo, ONNX_INPUT, ONNX_OUTPUT, type SamplerName, type SampleProgress, modelFileName, sample, SamplingAbortedError,
 } from '@liquidflow/core';
 import type { InferenceSession } from 'onnxruntime-web';
 import { type OpenedSession, type WasmOptions, type WebDevice, chooseDtype, openSession } from './devices.js';
@@ -77,7 +77,7 @@ export class LiquidFlow {
     return this.gpu !== null;
   }
 
-  get config(): LiquidFlowConfig {
+  get config(): ModelConfig {
     return this.info.config;
   }
 
@@ -114,11 +114,11 @@ export class LiquidFlow {
     // call, so clicks, a cancel message (in a worker) and progress repaints get through between steps.
     await yieldToEventLoop();
     const { Tensor } = this.ort;
-    const feeds = { x: new Tensor('float32', x, [...shape]), t: new Tensor('float32', t, [t.length]) };
+    const feeds = { [ONNX_INPUT.image]: new Tensor('float32', x, [...shape]), [ONNX_INPUT.time]: new Tensor('float32', t, [t.length]) };
     const out = await this.session.run(feeds).catch((e) => {
       throw engineError(this.url, 'run the model', e);
     });
-    const v = out.v;
+    const v = out[ONNX_OUTPUT.velocity];
     // CPU tensors on WASM (and on WebGPU with gpuLatents: false); a GPU-resident output (WebGPU whose update graph
     // failed to open) is downloaded and its buffer released.
     return (v.location === 'cpu' ? v.data : await v.getData(true)) as Float32Array;

@@ -1,5 +1,5 @@
 // LiquidFlow off the main thread: the same load/generate API, with the session in a module worker (dist/worker.js).
-import { type DtypeOption, type LiquidFlowConfig, type LiquidFlowModelInfo, type ModelDtype, reviveError, SamplingAbortedError } from '@liquidflow/core';
+import { type DtypeOption, type ModelConfig, type LiquidFlowModelInfo, type ModelDtype, reviveError, SamplingAbortedError } from '@liquidflow/core';
 import type { WebDevice } from './devices.js';
 import { latentsToImageData } from './images.js';
 import type { GenerateOptions } from './liquidflow.js';
@@ -48,7 +48,7 @@ export class WorkerLiquidFlow {
 
   get url(): string { return this.ready.url; }
   get info(): LiquidFlowModelInfo { return this.ready.info; }
-  get config(): LiquidFlowConfig { return this.ready.info.config; }
+  get config(): ModelConfig { return this.ready.info.config; }
   get device(): 'webgpu' | 'wasm' { return this.ready.device; }
   get deviceReason(): string { return this.ready.reason; }
   get dtype(): ModelDtype { return this.ready.dtype; }

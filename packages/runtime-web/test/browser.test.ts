@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
 import { resolveConfig, toImages } from '@liquidflow/core';
-import { freshCheckpoint } from '@liquidflow/trainer';
+import { freshCheckpoint } from '@liquidflow/checkpoint';
 import { exportBytes } from '@liquidflow/exporter';
 import { LiquidFlow as NodeLiquidFlow } from '@liquidflow/runtime-node';
 import { type StaticServer, startServer } from '../../../examples/web/serve.mjs';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolveConfig } from '@liquidflow/core';
-import { freshCheckpoint } from '@liquidflow/trainer';
+import { freshCheckpoint } from '@liquidflow/checkpoint';
 import { exportBytes } from '@liquidflow/exporter';
 import { LiquidFlow, ModelDownloadError, fetchModel } from '@liquidflow/runtime-web';
 

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ModelDtype, dtypeFileName, resolveConfig } from '@liquidflow/core';
-import { freshCheckpoint } from '@liquidflow/trainer';
+import { freshCheckpoint } from '@liquidflow/checkpoint';
 import { convertDtype, exportBytes } from '@liquidflow/exporter';
 import { LiquidFlow as NodeLiquidFlow } from '@liquidflow/runtime-node';
 import { LiquidFlow } from '@liquidflow/runtime-web';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { encodePng, resolveConfig } from '@liquidflow/core';
-import { freshCheckpoint } from '@liquidflow/trainer';
+import { freshCheckpoint } from '@liquidflow/checkpoint';
 import { exportBytes } from '@liquidflow/exporter';
 import { LiquidFlow as NodeLiquidFlow } from '@liquidflow/runtime-node';
 import {

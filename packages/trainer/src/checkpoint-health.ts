@@ -3,7 +3,7 @@
 // huge but finite values for a few steps before the loss turns NaN; without the norm check those would be saved over
 // the last good checkpoint and then called "the last good checkpoint".
 import type { Weights } from '@liquidflow/core';
-import { CheckpointError, NonFiniteWeightsError } from './checkpoint.js';
+import { CheckpointError, NonFiniteWeightsError } from '@liquidflow/checkpoint';
 
 /**
  * The most the L2 norm of the weights (or of the EMA) may grow between two saves. A healthy run moves it by percents

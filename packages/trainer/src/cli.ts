@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// liquidflow-train: trains LiquidFlow with onnxruntime or TensorFlow.js; --steps 0 writes a freshly initialized checkpoint.
-import { VARIANT_NAMES } from '@liquidflow/core';
+// liquidflow-train: trains a model family with onnxruntime or TensorFlow.js; --steps 0 writes a freshly initialized checkpoint.
+import { ARCH_NAMES, getFamily } from '@liquidflow/core';
 import { parseFlags, helpText, type FlagSpec } from '@liquidflow/core';
 import { NODE_DEVICES } from '@liquidflow/runtime-node';
 import { ENGINE_PRIORITY } from './engine.js';
@@ -9,8 +9,10 @@ import { train, TRAIN_DEFAULTS, type TrainOptions } from './train.js';
 import { checkTrainOptions } from './train-options.js';
 
 const D = TRAIN_DEFAULTS;
+const pad = ' '.repeat(23);
 const FLAGS = {
-  model_size: { type: 'string', default: D.model_size, help: `variant: ${VARIANT_NAMES.join(', ')} (models/variants/*.json)` },
+  arch: { type: 'string', default: D.arch, help: `model family of a new run (a resume keeps the checkpoint's):\n${ARCH_NAMES.map((a) => `${pad}${a}: ${getFamily(a).description}`).join('\n')}\n${' '.repeat(22)}` },
+  model_size: { type: 'string', default: D.model_size, help: `variant of --arch (models/variants/<arch>/*.json): ${ARCH_NAMES.map((a) => `${a}: ${getFamily(a).variantNames.join(', ')}`).join('; ')}` },
   img_size: { type: 'number', default: undefined, help: "image size in pixels (default: the variant's)" },
   dataset: { type: 'string', default: D.dataset, help: `training images, one of:\n${Object.entries(DATASETS).map(([k, v]) => `${' '.repeat(23)}${k}: ${v.help}`).join('\n')}\n${' '.repeat(22)}` },
   data_dir: { type: 'string', default: undefined, help: 'where the dataset lives (required for folder)' },
@@ -54,6 +56,7 @@ async function main() {
   }
   const f = parseFlags(argv, FLAGS, 'liquidflow-train') as unknown as TrainOptions;
   if (!(NODE_DEVICES as readonly string[]).includes(f.device)) throw new Error(`--device must be one of ${NODE_DEVICES.join(', ')}, got '${f.device}'`);
+  getFamily(f.arch, '--arch');
   checkTrainOptions(f as unknown as Record<string, unknown>, (k) => `--${k}`);
   const explicit = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0].replace(/-/g, '_')));
   // Ctrl-C (or SIGTERM) finishes the step under way and writes a checkpoint; a second one quits at once, which is

@@ -1,7 +1,7 @@
 // Exponential moving average of the weights: shadow = d * shadow + (1 - d) * weights, with the usual warm-up of the
 // decay, d = min(decay, (1 + step) / (10 + step)), so early shadows are not dominated by the random init.
 import * as tf from '@tensorflow/tfjs';
-import type { TfModel } from './tfjs-model.js';
+import type { TfModel } from '@liquidflow/tfjs';
 
 export function emaDecayAt(decay: number, step: number): number {
   return Math.min(decay, (1 + step) / (10 + step));

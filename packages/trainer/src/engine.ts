@@ -3,8 +3,8 @@
 // (ort-engine.ts: the whole step as one ONNX graph). The training loop (train.ts) sees only this interface, so
 // checkpoints, resume, signals, metrics and pictures behave the same on both, and a run can switch engines on resume.
 import type { VelocityFn, Weights } from '@liquidflow/core';
-import { type BackendName, isMissingModule, selectBackend } from './backend.js';
-import type { OptimizerState } from './checkpoint.js';
+import { type BackendName, isMissingModule, selectBackend } from '@liquidflow/tfjs';
+import type { OptimizerState } from '@liquidflow/checkpoint';
 import type { LossParts, PhysicsWeights } from './flow-loss.js';
 
 export interface StepInput {

@@ -2,7 +2,7 @@
 // the optimizer. The ONNX engine (ort-engine.ts) appends the same loss's gradient graph instead.
 import * as tf from '@tensorflow/tfjs';
 import { flowMatchingLoss as coreFlowLoss } from '@liquidflow/core';
-import type { TfModel } from './tfjs-model.js';
+import type { TfModel } from '@liquidflow/tfjs';
 
 export interface PhysicsWeights {
   smooth: number;

@@ -4,14 +4,15 @@
 // batch and six scalars is converted per step.
 import * as ort from 'onnxruntime-node';
 import {
-  type FlatLayout, type LiquidFlowConfig, type VelocityFn, type Weights, buildFlatVelocity, buildTrainingStep, flatten, unflatten,
+  type FlatLayout, METADATA_KEY, type ModelConfig, ONNX_INPUT, ONNX_OUTPUT, type VelocityFn, type Weights, buildFlatVelocity, buildTrainingStep,
+  flatten, unflatten,
 } from '@liquidflow/core';
+import type { OptimizerState } from '@liquidflow/checkpoint';
+import { encodeModel } from '@liquidflow/exporter';
 import { type NodeDevice, openSession } from '@liquidflow/runtime-node';
 import type { AdamWOptions } from './adamw.js';
-import type { OptimizerState } from './checkpoint.js';
 import type { StepInput, TrainEngine } from './engine.js';
 import { type LossParts, NonFiniteLossError } from './flow-loss.js';
-import { encodeModel } from './onnx-writer.js';
 
 export interface OrtEngineOptions {
   /** Images per step: the graph has static shapes, so it is built for one batch size. */
@@ -36,7 +37,7 @@ export class OrtEngine implements TrainEngine {
     /** The device the step runs on, and why it was chosen (runtime-node's openSession). */
     readonly device: 'cpu' | 'cuda',
     readonly deviceReason: string,
-    private readonly config: LiquidFlowConfig,
+    private readonly config: ModelConfig,
     private readonly adam: AdamWOptions,
     private readonly opts: OrtEngineOptions,
     private readonly layout: FlatLayout,
@@ -48,11 +49,11 @@ export class OrtEngine implements TrainEngine {
   ) {}
 
   static async create(
-    config: LiquidFlowConfig, start: { weights: Weights; ema: Weights; optimizer?: OptimizerState }, adam: AdamWOptions, opts: OrtEngineOptions,
+    config: ModelConfig, start: { weights: Weights; ema: Weights; optimizer?: OptimizerState }, adam: AdamWOptions, opts: OrtEngineOptions,
   ): Promise<OrtEngine> {
     const built = buildTrainingStep(config, opts.batch, { beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps, weightDecay: adam.weightDecay, clipNorm: adam.clipNorm });
     const t0 = performance.now();
-    const opened = await openSession(encodeModel(built.graph, { 'liquidflow.config': JSON.stringify(config) }), opts.device, opts.threads, 'the training-step graph');
+    const opened = await openSession(encodeModel(built.graph, { [METADATA_KEY.config]: JSON.stringify(config) }), opts.device, opts.threads, 'the training-step graph');
     const sessionSeconds = (performance.now() - t0) / 1000;
     const { layout } = built;
     const zeros = () => new Float32Array(layout.size);
@@ -118,8 +119,8 @@ export class OrtEngine implements TrainEngine {
     const session = this.velocitySession;
     const weights = new ort.Tensor('float32', this.state_.ema, [this.layout.size]);
     return async (x, t, shape) => {
-      const out = await session.run({ weights, x: new ort.Tensor('float32', x, [...shape]), t: new ort.Tensor('float32', t, [t.length]) });
-      return out.v.data as Float32Array;
+      const out = await session.run({ weights, [ONNX_INPUT.image]: new ort.Tensor('float32', x, [...shape]), [ONNX_INPUT.time]: new ort.Tensor('float32', t, [t.length]) });
+      return out[ONNX_OUTPUT.velocity].data as Float32Array;
     };
   }
 

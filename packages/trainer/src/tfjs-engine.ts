@@ -1,14 +1,13 @@
 // The TensorFlow.js engine: TfModel's variables differentiated by tf.variableGrads, AdamW and the EMA as tf ops. It is
 // the reference the ONNX engine is held to.
 import * as tf from '@tensorflow/tfjs';
-import type { LiquidFlowConfig, VelocityFn, Weights } from '@liquidflow/core';
+import type { ModelConfig, VelocityFn, Weights } from '@liquidflow/core';
 import { AdamW, type AdamWOptions } from './adamw.js';
-import type { OptimizerState } from './checkpoint.js';
+import type { OptimizerState } from '@liquidflow/checkpoint';
 import { updateEma } from './ema.js';
 import type { StepInput, TrainEngine } from './engine.js';
 import { type LossParts, trainStep } from './flow-loss.js';
-import { TfModel } from './tfjs-model.js';
-import { tfjsVelocity } from './tfjs-velocity.js';
+import { TfModel, tfjsVelocity } from '@liquidflow/tfjs';
 
 export class TfjsEngine implements TrainEngine {
   readonly description: string;
@@ -17,7 +16,7 @@ export class TfjsEngine implements TrainEngine {
   private readonly opt: AdamW;
 
   constructor(
-    private readonly config: LiquidFlowConfig,
+    private readonly config: ModelConfig,
     start: { weights: Weights; ema: Weights; optimizer?: OptimizerState },
     adam: AdamWOptions,
   ) {

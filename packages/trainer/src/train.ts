@@ -6,18 +6,19 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { ARCH_FIELDS, type LiquidFlowConfig, NonFiniteOutputError, ProgressBar, countParams, formatSeconds, resolveConfig } from '@liquidflow/core';
+import {
+  type ArchName, ConfigError, DEFAULT_ARCH, type ModelConfig, NonFiniteOutputError, ProgressBar, countParams, familyOf, formatSeconds,
+  getFamily, resolveConfig, validateConfig, weightsForImageSize,
+} from '@liquidflow/core';
+import { type Checkpoint, CheckpointError, NonFiniteWeightsError, freshCheckpoint, loadCheckpoint, saveCheckpoint, writeFileAtomic } from '@liquidflow/checkpoint';
 import type { NodeDevice } from '@liquidflow/runtime-node';
 import { type EngineName, type TrainEngine, describeEngineChoice, selectEngine } from './engine.js';
 import { OrtEngine } from './ort-engine.js';
 import { TfjsEngine } from './tfjs-engine.js';
 import { installWasmKernels } from './wasm-kernels.js';
-import { type Checkpoint, CheckpointError, NonFiniteWeightsError, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { writeFileAtomic } from './atomic-write.js';
 import { checkRunDir } from './run-dir.js';
 import { CheckpointGuard, ExplodedWeightsError } from './checkpoint-health.js';
 import { checkTrainOptions } from './train-options.js';
-import { freshCheckpoint } from './init-checkpoint.js';
 import type { AdamWOptions } from './adamw.js';
 import { NonFiniteLossError, type LossParts } from './flow-loss.js';
 import { emaDecayAt } from './ema.js';
@@ -26,11 +27,12 @@ import { openBatchSource, withSharedPixels } from './batch-prefetch.js';
 import { loadDataset } from './datasets/index.js';
 import { sampleGridPng } from './sample-grid.js';
 import { lossCurvePng, type CurveSeries } from './loss-curve.js';
-import { weightsForImageSize } from './pos-embed-resize.js';
 import { LABELED_DATASETS, isLabeledDataset } from './quality/labeled-sets.js';
 import { QualityEvaluator, generateForQuality } from './quality/sample-quality.js';
 
 export interface TrainOptions {
+  /** The model family (registry.ts in core) of a new run; a resume or init_from takes the checkpoint's. */
+  arch: string;
   model_size: string;
   img_size?: number;
   dataset: string;
@@ -81,6 +83,7 @@ export interface TrainOptions {
 }
 
 export const TRAIN_DEFAULTS: TrainOptions = {
+  arch: DEFAULT_ARCH,
   model_size: 'tiny',
   dataset: 'fashion-mnist',
   epochs: 50,
@@ -184,20 +187,26 @@ export async function train(
   const t0 = Date.now();
   let o = { ...opts };
   let ckpt: Checkpoint;
-  let config: LiquidFlowConfig;
+  let config: ModelConfig;
+  // Before anything touches --out: an unknown --arch fails naming the known families.
+  getFamily(o.arch, '--arch');
+  const fresh = () => resolveConfig(o.model_size, { arch: o.arch as ArchName, ...(o.img_size === undefined ? {} : { img_size: o.img_size }) });
   await checkRunDir(o, explicit);
 
   if (o.steps === 0 && !o.resume && !o.init_from) {
     // An initialized checkpoint: no data, no backend needed.
-    config = resolveConfig(o.model_size, o.img_size === undefined ? {} : { img_size: o.img_size });
+    config = fresh();
     await saveCheckpoint(o.out, freshCheckpoint(config, o.seed));
-    log(`wrote ${o.out}: ${config.variant}, ${config.img_size}px, ${countParams(config).toLocaleString('en-US')} params, step 0, seed ${o.seed}`);
+    log(`wrote ${o.out}: ${config.arch} ${config.variant}, ${config.img_size}px, ${countParams(config).toLocaleString('en-US')} params, step 0, seed ${o.seed}`);
     return { dir: o.out, step: 0, lastLoss: NaN, seconds: (Date.now() - t0) / 1000, stopped: false };
   }
   if (o.resume) {
     ckpt = await loadCheckpoint(o.resume);
     config = ckpt.config;
     const where = join(o.resume, 'config.json');
+    if (explicit.has('arch') && o.arch !== config.arch) {
+      throw new CheckpointError(`${where}: --arch ${o.arch} does not match the checkpoint's arch '${config.arch}'`);
+    }
     if (explicit.has('model_size') && o.model_size !== config.variant) {
       throw new CheckpointError(`${where}: --model_size ${o.model_size} does not match the checkpoint's variant '${config.variant}'`);
     }
@@ -213,18 +222,23 @@ export async function train(
     log(`resuming ${o.resume} at step ${ckpt.step}`);
   } else if (o.init_from) {
     const from = await loadCheckpoint(o.init_from);
+    const where = join(o.init_from, 'config.json');
+    if (explicit.has('arch') && o.arch !== from.config.arch) {
+      throw new CheckpointError(`${where}: --arch ${o.arch} does not match the checkpoint's arch '${from.config.arch}' (--init_from keeps the architecture)`);
+    }
     if (explicit.has('model_size') && o.model_size !== from.config.variant) {
-      throw new CheckpointError(`${join(o.init_from, 'config.json')}: --model_size ${o.model_size} does not match the checkpoint's variant '${from.config.variant}' (--init_from keeps the architecture)`);
+      throw new CheckpointError(`${where}: --model_size ${o.model_size} does not match the checkpoint's variant '${from.config.variant}' (--init_from keeps the architecture)`);
     }
-    config = resolveConfig(from.config.variant, { ...from.config, img_size: o.img_size ?? from.config.img_size });
-    for (const k of ARCH_FIELDS) {
-      if (k !== 'img_size' && config[k] !== from.config[k]) throw new CheckpointError(`${o.init_from}/config.json: field '${k}' differs`);
-    }
+    // The checkpoint's architecture at another image size; the family resizes the weights that depend on it.
+    const size = o.img_size ?? from.config.img_size;
+    const problem = familyOf(from.config).imageSizeProblem(from.config, size);
+    if (problem) throw new ConfigError(`--img_size: ${problem}`);
+    config = validateConfig({ ...from.config, img_size: size }, `${where} at --img_size ${size}`);
     const weights = weightsForImageSize(from.ema, from.config, config);
     ckpt = { config, step: 0, seed: o.seed, weights, ema: Object.fromEntries(Object.entries(weights).map(([k, v]) => [k, v.slice()])) };
-    log(`weak-to-strong: ${o.init_from} (${from.config.img_size}px, step ${from.step}) -> ${config.img_size}px; position table resampled`);
+    log(`weak-to-strong: ${o.init_from} (${from.config.img_size}px, step ${from.step}) -> ${config.img_size}px; size-dependent weights resampled`);
   } else {
-    config = resolveConfig(o.model_size, o.img_size === undefined ? {} : { img_size: o.img_size });
+    config = fresh();
     ckpt = freshCheckpoint(config, o.seed);
   }
 
@@ -253,7 +267,7 @@ export async function train(
   loading?.bar.done();
   const stepsPerEpoch = Math.ceil(data.count / o.batch_size);
   const total = o.steps ?? o.epochs * stepsPerEpoch;
-  log(`${config.variant} ${config.img_size}px, ${countParams(config).toLocaleString('en-US')} params; ${data.name}: ${data.count} images from ${data.source}; ` +
+  log(`${config.arch} ${config.variant} ${config.img_size}px, ${countParams(config).toLocaleString('en-US')} params; ${data.name}: ${data.count} images from ${data.source}; ` +
     `batch ${o.batch_size}, ${total} steps (${(total / stepsPerEpoch).toFixed(2)} epochs), lr ${o.lr}` +
     `${o.lr_decay_steps > 0 ? ` decaying to 0 from step ${Math.max(0, total - o.lr_decay_steps)}` : ''}, ema ${o.ema_decay}`);
   if (o.resume) {
@@ -287,7 +301,7 @@ export async function train(
   } else {
     engine = new TfjsEngine(config, ckpt, adam);
   }
-  const trainRecord = { ...o, model_size: config.variant, img_size: config.img_size, steps: total, resume: undefined, init_from: undefined, force: undefined };
+  const trainRecord = { ...o, arch: config.arch, model_size: config.variant, img_size: config.img_size, steps: total, resume: undefined, init_from: undefined, force: undefined };
 
   let step = ckpt.step;
   let lastSaved = step;

@@ -1,6 +1,7 @@
 // The health check before a save replaces the previous checkpoint: finite weights, a bounded norm growth per save.
 import { describe, expect, it } from 'vitest';
-import { CheckpointGuard, ExplodedWeightsError, MAX_WEIGHT_NORM_GROWTH, NonFiniteWeightsError } from '@liquidflow/trainer';
+import { NonFiniteWeightsError } from '@liquidflow/checkpoint';
+import { CheckpointGuard, ExplodedWeightsError, MAX_WEIGHT_NORM_GROWTH } from '@liquidflow/trainer';
 
 const sets = (w: number[], ema = w) => ({ weights: { a: Float32Array.from(w) }, ema: { a: Float32Array.from(ema) } });
 const failure = (f: () => unknown) => {

@@ -6,8 +6,8 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { VARIANTS } from '@liquidflow/core';
-import { loadCheckpoint } from '@liquidflow/trainer';
+import { ARCH_NAMES, LIQUIDFLOW_VARIANTS } from '@liquidflow/core';
+import { loadCheckpoint } from '@liquidflow/checkpoint';
 
 const repo = fileURLToPath(new URL('../../..', import.meta.url));
 const CLI = join(repo, 'packages/trainer/dist/cli.js');
@@ -39,10 +39,10 @@ describe('liquidflow-train CLI', () => {
   it('--help exits 0 and lists the flags', () => {
     const r = run('--help');
     expect(r.code).toBe(0);
-    for (const flag of ['--model_size', '--img_size', '--steps', '--seed', '--out', '--resume', '--init_from', '--data_dir', '--save_every', '--sample_every', '--log_every']) {
+    for (const flag of ['--arch', '--model_size', '--img_size', '--steps', '--seed', '--out', '--resume', '--init_from', '--data_dir', '--save_every', '--sample_every', '--log_every']) {
       expect(r.stdout).toContain(flag);
     }
-    for (const v of Object.keys(VARIANTS)) expect(r.stdout).toContain(v);
+    for (const v of Object.keys(LIQUIDFLOW_VARIANTS)) expect(r.stdout).toContain(v);
   });
 
   it('an unknown flag exits non-zero, names it, and prints no stack trace', () => {
@@ -76,9 +76,26 @@ describe('liquidflow-train CLI', () => {
     const r = run('--model_size', 'nope', '--steps', '0', '--out', join(tmp, 'nope'));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('nope');
-    for (const v of Object.keys(VARIANTS)) expect(r.stderr).toContain(v);
+    for (const v of Object.keys(LIQUIDFLOW_VARIANTS)) expect(r.stderr).toContain(v);
     expect(r.stderr.length).toBeLessThan(2000);
     expect(existsSync(join(tmp, 'nope'))).toBe(false);
+  });
+
+  it('--arch nope fails naming the known families and writes nothing', () => {
+    const r = run('--arch', 'nope', '--steps', '0', '--out', join(tmp, 'arch-nope'));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`liquidflow-train: --arch: unknown arch "nope": known families are ${ARCH_NAMES.join(', ')}`);
+    expect(r.stderr.length).toBeLessThan(2000);
+    expect(existsSync(join(tmp, 'arch-nope'))).toBe(false);
+  });
+
+  it('--arch liquidflow is the default: the checkpoint it writes is the same as without it', async () => {
+    const a = join(tmp, 'arch-default');
+    const b = join(tmp, 'arch-explicit');
+    expect(run('--img_size', '16', '--steps', '0', '--out', a).code).toBe(0);
+    expect(run('--arch', 'liquidflow', '--img_size', '16', '--steps', '0', '--out', b).code).toBe(0);
+    expect((await loadCheckpoint(a)).config.arch).toBe('liquidflow');
+    expect(await snapshot(b)).toEqual(await snapshot(a));
   });
 
   it('--img_size that is not a multiple of the patch fails naming both', () => {
@@ -107,7 +124,7 @@ describe('liquidflow-train CLI', () => {
     expect(ck.optimizer).toBeUndefined();
     expect(ck.config.img_size).toBe(32);
     expect(ck.config.variant).toBe('tiny');
-    expect(ck.config.dim).toBe(VARIANTS.tiny.config.dim);
+    expect(ck.config.dim).toBe(LIQUIDFLOW_VARIANTS.tiny.config.dim);
     // A fresh checkpoint's EMA equals its weights.
     const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
     for (const k of Object.keys(ck.weights)) expect(bytes(ck.ema[k]).equals(bytes(ck.weights[k])), k).toBe(true);

@@ -7,7 +7,8 @@ import * as ort from 'onnxruntime-node';
 import {
   type FeatureNetConfig, GRADIENT_RULES, OnnxOps, type Ops, Rng, TRAINING_OPS, appendGradients, crossEntropy, featureNet, featureNetSpecs, meanAll, sizeOf,
 } from '@liquidflow/core';
-import { TfOps, encodeModel } from '@liquidflow/trainer';
+import { TfOps } from '@liquidflow/tfjs';
+import { encodeModel } from '@liquidflow/exporter';
 
 interface Case {
   /** The ONNX op types whose rules this case exercises (besides the loss's Mul, Reshape and ReduceMean). */

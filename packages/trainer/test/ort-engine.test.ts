@@ -14,11 +14,14 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import * as ort from 'onnxruntime-node';
 import {
-  type LiquidFlowConfig, TRAINING_OPS, VARIANT_NAMES, type Weights, buildTrainingStep, flatten, initialNoise, resolveConfig, unflatten,
+  LIQUIDFLOW_VARIANT_NAMES, type LiquidFlowConfig, TRAINING_OPS, type Weights, buildTrainingStep, flatten, initialNoise, resolveConfig,
+  unflatten,
 } from '@liquidflow/core';
+import { type Checkpoint, freshCheckpoint, loadCheckpoint } from '@liquidflow/checkpoint';
+import { TfModel } from '@liquidflow/tfjs';
+import { encodeModel } from '@liquidflow/exporter';
 import {
-  type Checkpoint, NonFiniteLossError, OrtEngine, type StepInput, TfModel, TfjsEngine, describeEngineChoice, encodeModel, flowMatchingLoss,
-  freshCheckpoint, loadCheckpoint, selectEngine, train,
+  NonFiniteLossError, OrtEngine, type StepInput, TfjsEngine, describeEngineChoice, flowMatchingLoss, selectEngine, train,
 } from '@liquidflow/trainer';
 import { maxAbsDiff, smallRun, writeFashionMnistFixture } from './helpers';
 
@@ -99,7 +102,7 @@ describe('gradients: ORT step graph vs tf.variableGrads', () => {
     return resolveConfig(name, { img_size: 4 * patch, dim: 32, head_dim: 16, time_freq_dim: 32 });
   };
   const cases: [string, LiquidFlowConfig, number][] = [
-    ...VARIANT_NAMES.map((n): [string, LiquidFlowConfig, number] => [`${n} structure, scaled down`, scaled(n), 2]),
+    ...LIQUIDFLOW_VARIANT_NAMES.map((n): [string, LiquidFlowConfig, number] => [`${n} structure, scaled down`, scaled(n), 2]),
     ['tiny at 32 px, full width', resolveConfig('tiny', { img_size: 32 }), 2],
   ];
   for (const [label, cfg, b] of cases) {

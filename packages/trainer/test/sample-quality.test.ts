@@ -9,11 +9,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
 import { encodePng, resolveConfig } from '@liquidflow/core';
-import {
-  DatasetError, FeatureNetwork, QualityEvaluator, emojiCategories, freshCheckpoint, loadLabeledSplits, parseIdxLabels, train, trainFeatureNet,
-} from '@liquidflow/trainer';
+import { freshCheckpoint } from '@liquidflow/checkpoint';
 import { exportBytes } from '@liquidflow/exporter';
 import onnxProto from 'onnx-proto';
+import {
+  DatasetError, FeatureNetwork, QualityEvaluator, emojiCategories, loadLabeledSplits, parseIdxLabels, train, trainFeatureNet,
+} from '@liquidflow/trainer';
 import { idxLabels, smallRun, syntheticImages, writeLabeledFashionFixture } from './helpers.js';
 
 const run = promisify(execFile);

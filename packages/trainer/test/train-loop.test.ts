@@ -8,8 +8,9 @@ import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dims } from '@liquidflow/core';
-import { CheckpointError, learningRate, loadCheckpoint, resizePosEmbed, train, type Checkpoint } from '@liquidflow/trainer';
+import { liquidFlowDims, resizePosEmbed } from '@liquidflow/core';
+import { CheckpointError, loadCheckpoint, type Checkpoint } from '@liquidflow/checkpoint';
+import { learningRate, train } from '@liquidflow/trainer';
 import { collectLog, maxAbsDiff, pngSize, smallRun, writeFashionMnistFixture, timer } from './helpers';
 
 let root: string;
@@ -272,7 +273,7 @@ describe('--init_from (weak-to-strong)', () => {
     expect(ck.config).toEqual({ ...from.config, img_size: 32 });
     expect(ck.optimizer?.step).toBe(2);
     const dim = from.config.dim;
-    expect(ck.weights.pos_embed.length).toBe(dims(ck.config).tokens * dim);
+    expect(ck.weights.pos_embed.length).toBe(liquidFlowDims(ck.config).tokens * dim);
     const resized = resizePosEmbed(from.ema.pos_embed, 4, 8, dim);
     expect(maxAbsDiff({ p: ck.weights.pos_embed }, { p: resized })).toBeLessThan(1e-6);
     expect(maxAbsDiff({ p: ck.ema.pos_embed }, { p: resized })).toBeLessThan(1e-6);

@@ -14,7 +14,8 @@ import { appendFile, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadCheckpoint, train, type Checkpoint } from '@liquidflow/trainer';
+import { loadCheckpoint, type Checkpoint } from '@liquidflow/checkpoint';
+import { train } from '@liquidflow/trainer';
 import { maxAbsDiff, smallRun, smallRunFlags, writeFashionMnistFixture, timer } from './helpers';
 
 const repo = fileURLToPath(new URL('../../..', import.meta.url));

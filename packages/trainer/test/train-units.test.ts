@@ -7,10 +7,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { dims, resolveConfig } from '@liquidflow/core';
+import { liquidFlowDims, resolveConfig, resizePosEmbed, weightsForImageSize } from '@liquidflow/core';
+import { freshCheckpoint } from '@liquidflow/checkpoint';
+import { TfModel } from '@liquidflow/tfjs';
 import {
-  AdamW, DatasetError, MAX_IDX_BYTES, NonFiniteLossError, checkDecodedSize, TfModel, emaDecayAt, epochOrder, freshCheckpoint, learningRate, loadFashionMnist, makeBatch,
-  parseIdxImages, physicsWarmup, resizePosEmbed, trainStep, weightsForImageSize, type ImageDataset,
+  AdamW, DatasetError, MAX_IDX_BYTES, NonFiniteLossError, checkDecodedSize, emaDecayAt, epochOrder, learningRate, loadFashionMnist, makeBatch,
+  parseIdxImages, physicsWarmup, trainStep, type ImageDataset,
 } from '@liquidflow/trainer';
 import { idxImages, syntheticImages } from './helpers';
 
@@ -244,7 +246,7 @@ describe('resizePosEmbed (weak-to-strong init)', () => {
     const big = { ...small, img_size: 32 };
     const w = freshCheckpoint(small, 1).weights;
     const out = weightsForImageSize(w, small, big);
-    expect(out.pos_embed.length).toBe(dims(big).tokens * small.dim);
+    expect(out.pos_embed.length).toBe(liquidFlowDims(big).tokens * small.dim);
     for (const k of Object.keys(w)) if (k !== 'pos_embed') expect(out[k]).toBe(w[k]);
     expect(Array.from(out.pos_embed)).toEqual(Array.from(resizePosEmbed(w.pos_embed, 4, 8, small.dim)));
   });

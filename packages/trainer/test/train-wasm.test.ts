@@ -4,8 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { VARIANTS, countParams, dims, resolveConfig, type LiquidFlowConfig } from '@liquidflow/core';
-import { AdamW, DEFAULT_ADAMW, TfModel, freshCheckpoint, installWasmKernels, trainStep, uninstallWasmKernels } from '@liquidflow/trainer';
+import { LIQUIDFLOW_VARIANTS, countParams, liquidFlowDims, resolveConfig, type LiquidFlowConfig } from '@liquidflow/core';
+import { freshCheckpoint } from '@liquidflow/checkpoint';
+import { TfModel } from '@liquidflow/tfjs';
+import { AdamW, DEFAULT_ADAMW, installWasmKernels, trainStep, uninstallWasmKernels } from '@liquidflow/trainer';
 
 const STEPS = 20;
 const BATCH = 2;
@@ -19,7 +21,7 @@ function scaledDown(variant: string): LiquidFlowConfig {
   for (const k of ['depth', 'patch_size', 'd_state', 'expand', 'mlp_ratio', 'scan_orders', 'd_conv', 'in_channels'] as const) {
     expect(cfg[k]).toBe(full[k]);
   }
-  expect(dims(cfg).grid).toBeGreaterThanOrEqual(2);
+  expect(liquidFlowDims(cfg).grid).toBeGreaterThanOrEqual(2);
   return cfg;
 }
 
@@ -53,7 +55,7 @@ afterAll(() => {
 });
 
 describe('training on the wasm backend', () => {
-  for (const variant of Object.keys(VARIANTS)) {
+  for (const variant of Object.keys(LIQUIDFLOW_VARIANTS)) {
     it(`${variant} (scaled down): ${STEPS} AdamW steps on one fixed batch lower the loss without leaking tensors`, () => {
       const t0 = performance.now();
       const warn = vi.spyOn(console, 'warn');

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { Rng, resolveConfig } from '@liquidflow/core';
-import { TfModel, WasmGemm, flowMatchingLoss, freshCheckpoint, installWasmKernels, uninstallWasmKernels } from '@liquidflow/trainer';
+import { freshCheckpoint } from '@liquidflow/checkpoint';
+import { TfModel } from '@liquidflow/tfjs';
+import { WasmGemm, flowMatchingLoss, installWasmKernels, uninstallWasmKernels } from '@liquidflow/trainer';
 import { GEMM_WASM_BASE64 } from '../src/gemm-binary.js';
 // @ts-expect-error plain .mjs build script without types
 import { compileGemm } from '../../../scripts/build-gemm.mjs';

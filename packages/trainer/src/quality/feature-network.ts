@@ -10,7 +10,7 @@ import {
 } from '@liquidflow/core';
 import { openSession } from '@liquidflow/runtime-node';
 import { centerCropResize } from '../datasets/dataset.js';
-import { encodeModel } from '../onnx-writer.js';
+import { encodeModel } from '@liquidflow/exporter';
 
 /** How the network was trained and how well it classifies held-out images: what its card reports. */
 export interface FeatureNetRecord {

@@ -3,7 +3,7 @@
 // The reference set is a fixed sample of the training split (the same for every model scored at a count, so scores
 // compare); the real-data floor is what a held-out real set of the same size scores against it.
 import {
-  type FeatureStats, type LiquidFlowConfig, type SamplerName, type VelocityFn, Rng, featureStats, frechetDistance, precisionRecall, sample, toImages,
+  type FeatureStats, type ModelConfig, type SamplerName, type VelocityFn, Rng, featureStats, frechetDistance, precisionRecall, sample, toImages,
 } from '@liquidflow/core';
 import type { LiquidFlow } from '@liquidflow/runtime-node';
 import { FeatureNetwork, shippedFeatureNet } from './feature-network.js';
@@ -104,7 +104,7 @@ export const QUALITY_CHUNK = 64;
 export const chunkSeed = (seed: number, chunk: number) => (seed * 65536 + chunk) >>> 0;
 
 /** `count` images from a velocity function (the trainer's EMA weights), as RGB bytes [count, S, S, 3]. */
-export async function generateForQuality(velocity: VelocityFn, config: LiquidFlowConfig, count: number, steps: number, seed: number, sampler: SamplerName = 'euler'): Promise<Uint8Array> {
+export async function generateForQuality(velocity: VelocityFn, config: ModelConfig, count: number, steps: number, seed: number, sampler: SamplerName = 'euler'): Promise<Uint8Array> {
   const { in_channels: c, img_size: s } = config;
   const out = new Uint8Array(count * s * s * 3);
   for (let at = 0, i = 0; at < count; at += QUALITY_CHUNK, i++) {

@@ -8,9 +8,9 @@ import {
   type FeatureNetConfig, FEATURE_NET_FORMAT, ProgressBar, Rng, buildAdamWStep, featureNetLoss, featureNetSpecs, flatten, initWeights, unflatten,
 } from '@liquidflow/core';
 import { openSession } from '@liquidflow/runtime-node';
-import { writeFileAtomic } from '../atomic-write.js';
+import { writeFileAtomic } from '@liquidflow/checkpoint';
 import { learningRate } from '../lr-schedule.js';
-import { encodeModel } from '../onnx-writer.js';
+import { encodeModel } from '@liquidflow/exporter';
 import { FeatureNetwork, type FeatureNetRecord, encodeFeatureNet, imagesToInput } from './feature-network.js';
 import { type LabeledDataset, loadLabeledSplits } from './labeled-sets.js';
 

@@ -4,7 +4,7 @@
 //   h = tanh(g), f = tanh(f_x), gate = sigmoid(-f_tau)
 //   h' = gate * h + (1 - gate) * f = h + sigmoid(f_tau) * (f - h)
 // h' is a convex mix of two values in [-1, 1], so it is bounded by construction whatever the input.
-import type { Scope } from './param-scope.js';
+import type { Scope } from '../param-scope.js';
 
 export function cfcBranch<T>(p: Scope<T>, x: T, dim: number, hidden: number): T {
   const ops = p.ops;

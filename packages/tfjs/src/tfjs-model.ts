@@ -1,6 +1,6 @@
-// The model's weights as TF.js variables plus a forward pass through the shared architecture.
+// The model's weights as TF.js variables plus a forward pass through its family's architecture.
 import * as tf from '@tensorflow/tfjs';
-import { type LiquidFlowConfig, type Weights, liquidFlow, paramSpecs } from '@liquidflow/core';
+import { type ModelConfig, type Weights, modelForward, paramSpecs } from '@liquidflow/core';
 import { TfOps } from './ops-tfjs.js';
 
 export class TfModel {
@@ -8,7 +8,7 @@ export class TfModel {
   readonly ops: TfOps;
 
   constructor(
-    readonly config: LiquidFlowConfig,
+    readonly config: ModelConfig,
     weights: Weights,
   ) {
     this.variables = new Map();
@@ -25,7 +25,7 @@ export class TfModel {
 
   /** v(x_t, t): x [B, C, H, W], t [B]. */
   forward(x: tf.Tensor, t: tf.Tensor): tf.Tensor {
-    return liquidFlow(this.ops, this.config, x, t);
+    return modelForward(this.ops, this.config, x, t);
   }
 
   /** Current weights as plain arrays (what a checkpoint stores). */

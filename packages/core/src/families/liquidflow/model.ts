@@ -5,37 +5,16 @@
 //   depth x LiquidSSM block (AdaLN on t; zigzag-ordered selective SSM || Liquid CfC, alpha mix; GELU FFN),
 //           U-Net long skips from the first half of the blocks to the second
 //   AdaLN final norm -> linear -> unpatchify -> + depthwise conv refinement
-import { type LiquidFlowConfig, dims } from './config.js';
-import type { Ops } from './ops.js';
-import { Scope } from './param-scope.js';
-import { selectiveScan } from './selective-scan.js';
-import { cfcBranch } from './cfc-branch.js';
-import { scanOrder } from './zigzag-order.js';
-
-const LN_EPS = 1e-6;
-/** Std of the normal init of the AdaLN projections: small, so blocks start near identity but every path is live. */
-const ADALN_STD = 0.02;
-
-function linearLayer<T>(p: Scope<T>, x: T, fanIn: number, fanOut: number, opts: { bias?: boolean; std?: number } = {}): T {
-  const w = p.param('weight', [fanIn, fanOut], opts.std === undefined ? { kind: 'xavier' } : { kind: 'normal', std: opts.std });
-  const b = opts.bias === false ? undefined : p.param('bias', [fanOut], { kind: 'zeros' });
-  return p.ops.linear(x, w, b);
-}
-
-/** Sinusoidal features of t (scaled to [0, 1000]) -> MLP -> SiLU: the conditioning vector c [B, D]. */
-function timeEmbedding<T>(p: Scope<T>, cfg: LiquidFlowConfig, t: T): T {
-  const ops = p.ops;
-  return p.run(() => {
-    const half = cfg.time_freq_dim / 2;
-    const freqs = ops.constant(`t_embed.freqs_${half}`, [1, half], () =>
-      Float32Array.from({ length: half }, (_, i) => 1000 * Math.exp((-Math.log(10000) * i) / half)),
-    );
-    const args = ops.mul(ops.reshape(t, [-1, 1]), freqs); // [B, half]
-    const feats = ops.concat([ops.cos(args), ops.sin(args)], 1); // [B, time_freq_dim]
-    const h = ops.silu(linearLayer(p.child('mlp.0'), feats, cfg.time_freq_dim, cfg.dim, { std: 0.02 }));
-    return ops.silu(linearLayer(p.child('mlp.2'), h, cfg.dim, cfg.dim, { std: 0.02 }));
-  });
-}
+import type { Ops } from '../../ops.js';
+import { Scope } from '../../param-scope.js';
+import { selectiveScan } from '../../selective-scan.js';
+import { scanOrder } from '../../zigzag-order.js';
+import { LN_EPS, adaLNModulation, modulate } from '../../layers/adaln.js';
+import { cfcBranch } from '../../layers/cfc-branch.js';
+import { depthwiseResidual } from '../../layers/depthwise-conv.js';
+import { linearLayer } from '../../layers/linear.js';
+import { timeEmbedding } from '../../layers/time-embedding.js';
+import { type LiquidFlowConfig, liquidFlowDims as dims } from './config.js';
 
 /** [B, C, H, W] -> [B, L, p*p*C] -> linear -> [B, L, D]; plain reshapes and one matmul (no conv kernel needed). */
 function patchEmbed<T>(p: Scope<T>, cfg: LiquidFlowConfig, x: T): T {
@@ -57,27 +36,6 @@ function unpatchify<T>(ops: Ops<T>, cfg: LiquidFlowConfig, x: T): T {
   const ps = cfg.patch_size;
   const y = ops.transpose(ops.reshape(x, [-1, grid, grid, ps, ps, cfg.in_channels]), [0, 1, 3, 2, 4, 5]);
   return ops.reshape(y, [-1, cfg.img_size, cfg.img_size, cfg.in_channels]);
-}
-
-/** x + depthwise k x k conv of x, on tokens [B, L, C] laid out as a grid x grid map. */
-function depthwiseResidual<T>(p: Scope<T>, x: T, grid: number, channels: number, k = 3): T {
-  const ops = p.ops;
-  return p.run(() => {
-    const map = ops.reshape(x, [-1, grid, grid, channels]);
-    const conv = ops.depthwiseConv2d(map, p.param('weight', [k, k, channels], { kind: 'normal', std: 0.02 }), p.param('bias', [channels], { kind: 'zeros' }));
-    return ops.add(x, ops.reshape(conv, [-1, grid * grid, channels]));
-  });
-}
-
-/** AdaLN modulation: x * (1 + scale) + shift, with shift and scale [B, D] broadcast over tokens. */
-function modulate<T>(ops: Ops<T>, x: T, shift: T, scale: T): T {
-  return ops.add(ops.mul(x, ops.add(scale, 1)), shift);
-}
-
-/** Cut the AdaLN projection [B, n*D] into n vectors, each [B, 1, D] ready to broadcast over tokens. */
-function chunks<T>(ops: Ops<T>, x: T, n: number, d: number): T[] {
-  const rows = ops.reshape(x, [-1, n, d]); // one reshape, then each slice is already [B, 1, D]
-  return Array.from({ length: n }, (_, i) => ops.slice(rows, 1, i, i + 1));
 }
 
 /**
@@ -114,8 +72,7 @@ function liquidSSMBlock<T>(p: Scope<T>, cfg: LiquidFlowConfig, x: T, c: T, layer
   const d = cfg.dim;
   const { grid, cfcDim } = dims(cfg);
   return p.run(() => {
-    const mod = linearLayer(p.child('adaLN'), c, d, 6 * d, { std: ADALN_STD });
-    const [shift1, scale1, gate1, shift2, scale2, gate2] = chunks(ops, mod, 6, d);
+    const [shift1, scale1, gate1, shift2, scale2, gate2] = adaLNModulation(p.child('adaLN'), c, d, 6);
 
     const h = modulate(ops, ops.layerNorm(x, LN_EPS), shift1, scale1); // [B, L, D]
     // The SSM runs in this layer's scan order; the CfC branch is per token, so it needs no reordering.
@@ -139,7 +96,7 @@ export function liquidFlow<T>(ops: Ops<T>, cfg: LiquidFlowConfig, x: T, t: T): T
   const { grid, tokens, patchDim, skips } = dims(cfg);
   const d = cfg.dim;
 
-  const c = timeEmbedding(root.child('t_embed'), cfg, t); // [B, D]
+  const c = timeEmbedding(root.child('t_embed'), t, cfg.time_freq_dim, d); // [B, D]
   let h = patchEmbed(root.child('patch_embed'), cfg, x); // [B, L, D]
   h = ops.add(h, root.param('pos_embed', [1, tokens, d], { kind: 'sincos2d', grid }));
   h = depthwiseResidual(root.child('stem_conv'), h, grid, d);
@@ -158,7 +115,7 @@ export function liquidFlow<T>(ops: Ops<T>, cfg: LiquidFlowConfig, x: T, t: T): T
 
   const f = root.child('final');
   const out = f.run(() => {
-    const [shift, scale] = chunks(ops, linearLayer(f.child('adaLN'), c, d, 2 * d, { std: ADALN_STD }), 2, d);
+    const [shift, scale] = adaLNModulation(f.child('adaLN'), c, d, 2);
     const y = linearLayer(f.child('linear'), modulate(ops, ops.layerNorm(h, LN_EPS), shift, scale), d, patchDim, { std: 0.02 });
     return unpatchify(ops, cfg, y); // [B, H, W, C]
   });

@@ -1,8 +1,9 @@
-// The checkpoint directory (documented in packages/trainer/README.md). config.json is the commit point: the weight
+// The checkpoint directory (documented in packages/checkpoint/README.md). config.json is the commit point: the weight
 // files of a save carry its step in their names and are written first; config.json, which names them, is replaced
 // last (atomically), and only then are the previous step's files deleted. A run killed at any moment leaves a
 // config.json that names complete files.
-//   config.json                { format, version, config, step, seed, files: { manifest, sha256 }, train? }
+//   config.json                { format, version, config, step, seed, files: { manifest, sha256 }, optimizer?, train? }
+//                              config is the model's, with its arch (version 3; older ones are LiquidFlow's);
 //                              files.sha256 maps each .bin file to its SHA-256 (hex); version 1 had none
 //   model-<step>.json          TF.js weights manifest: groups weights-<step>.bin (raw), ema-<step>.bin ('ema/' names),
 //                              and optimizer-<step>.bin ('adam_m/', 'adam_v/' names) when the optimizer state is saved
@@ -14,13 +15,16 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
-import { type LiquidFlowConfig, type Weights, countParams, paramSpecs, sizeOf, validateConfig } from '@liquidflow/core';
+import { type ModelConfig, type Weights, countParams, paramSpecs, sizeOf, validateConfig } from '@liquidflow/core';
 import { fsyncDir, writeFileAtomic } from './atomic-write.js';
 
 export const CHECKPOINT_FORMAT = 'liquidflow-checkpoint';
-/** 2: config.json's files.sha256 holds a checksum per weight file. 1 (no checksums) still loads. */
-export const CHECKPOINT_VERSION = 2;
-const READABLE_VERSIONS: readonly unknown[] = [1, 2];
+/**
+ * 3: the config carries `arch` (the model family). 2: files.sha256 holds a checksum per weight file. 1: neither.
+ * All three load; a config without `arch` is LiquidFlow's, the only family there was.
+ */
+export const CHECKPOINT_VERSION = 3;
+const READABLE_VERSIONS: readonly unknown[] = [1, 2, 3];
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** config.json and the manifest are small (a 512 px model's manifest is ~100 KB); a bigger one is not ours. */
 const JSON_LIMIT = 64 * 2 ** 20;
@@ -37,7 +41,7 @@ export interface OptimizerState {
 }
 
 export interface Checkpoint {
-  config: LiquidFlowConfig;
+  config: ModelConfig;
   step: number;
   seed: number;
   weights: Weights;
@@ -111,7 +115,7 @@ export async function saveCheckpoint(dir: string, ckpt: Checkpoint): Promise<voi
   addGroup(`ema-${tag}.bin`, [pack(ckpt.ema, names, EMA_PREFIX, shapes)]);
   if (ckpt.optimizer) addGroup(`optimizer-${tag}.bin`, [pack(ckpt.optimizer.m, names, ADAM_M, shapes), pack(ckpt.optimizer.v, names, ADAM_V, shapes)]);
   const manifestName = `model-${tag}.json`;
-  const manifest = { format: 'liquidflow-weights', generatedBy: '@liquidflow/trainer', weightsManifest: groups };
+  const manifest = { format: 'liquidflow-weights', generatedBy: '@liquidflow/checkpoint', weightsManifest: groups };
   const config = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
@@ -260,21 +264,34 @@ function checkManifest(raw: unknown, manifestPath: string): CheckedGroup[] {
   });
 }
 
-/** Reads only the config of a checkpoint (cheap; used to check a resume before loading weights). */
-export async function readCheckpointConfig(dir: string): Promise<{
-  config: LiquidFlowConfig; step: number; seed: number; manifest: string; optimizerStep?: number; train?: Record<string, unknown>;
+/** What config.json says, checked. */
+export interface CheckpointMeta {
+  config: ModelConfig;
+  step: number;
+  seed: number;
+  manifest: string;
+  optimizerStep?: number;
+  train?: Record<string, unknown>;
   /** SHA-256 (hex) per weight file; undefined for a version-1 checkpoint, which has none. */
   checksums?: Record<string, string>;
-}> {
-  const path = join(dir, 'config.json');
-  const meta = (await readJson(dir, 'config.json')) as Record<string, unknown>;
-  if (meta?.format !== CHECKPOINT_FORMAT) {
-    throw new CheckpointError(`${path}: not a LiquidFlow checkpoint (format is ${JSON.stringify(meta?.format)}, expected '${CHECKPOINT_FORMAT}')`);
+}
+
+/** Reads only the config of a checkpoint (cheap; used to check a resume before loading weights). */
+export async function readCheckpointConfig(dir: string): Promise<CheckpointMeta> {
+  return parseCheckpointConfig(await readJson(dir, 'config.json'), join(dir, 'config.json'));
+}
+
+/** Checks the parsed contents of a checkpoint's config.json; `path` names it in errors. */
+export function parseCheckpointConfig(raw: unknown, path: string): CheckpointMeta {
+  const meta = (isObject(raw) ? raw : {}) as Record<string, unknown>;
+  if (meta.format !== CHECKPOINT_FORMAT) {
+    throw new CheckpointError(`${path}: not a LiquidFlow checkpoint (format is ${JSON.stringify(meta.format)}, expected '${CHECKPOINT_FORMAT}')`);
   }
   if (!READABLE_VERSIONS.includes(meta.version)) {
-    throw new CheckpointError(`${path}: unsupported checkpoint version ${JSON.stringify(meta.version)} (this build reads ${READABLE_VERSIONS.join(' and ')})`);
+    const newer = typeof meta.version === 'number' && meta.version > CHECKPOINT_VERSION ? ', newer than this build; update LiquidFlow to read it' : '';
+    throw new CheckpointError(`${path}: unsupported checkpoint version ${JSON.stringify(meta.version)} (this build reads ${READABLE_VERSIONS.join(', ')})${newer}`);
   }
-  let config: LiquidFlowConfig;
+  let config: ModelConfig;
   try {
     config = validateConfig(meta.config, path);
   } catch (e) {

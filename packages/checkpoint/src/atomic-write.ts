@@ -1,5 +1,5 @@
-// Atomic file replacement for the trainer (and the exporter, which depends on it): core's writeFileAtomicWith bound to
-// node:fs/promises, plus the directory fsync a checkpoint commit needs.
+// Atomic file replacement in Node, for checkpoints and every other file the trainer and exporter write: core's
+// writeFileAtomicWith bound to node:fs/promises, plus the directory fsync a checkpoint commit needs.
 import * as fs from 'node:fs/promises';
 import { writeFileAtomicWith } from '@liquidflow/core';
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
-import { BACKEND_PRIORITY, describeChoice, selectBackend } from '@liquidflow/trainer';
+import { BACKEND_PRIORITY, describeChoice, selectBackend } from '@liquidflow/tfjs';
 
 const require = createRequire(import.meta.url);
 const installed = (pkg: string) => {

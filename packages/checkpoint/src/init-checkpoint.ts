@@ -1,8 +1,8 @@
 // A freshly initialized checkpoint: weights from the config's param specs and the seed; EMA starts equal to them.
-import { type LiquidFlowConfig, initModelWeights } from '@liquidflow/core';
+import { type ModelConfig, initModelWeights } from '@liquidflow/core';
 import type { Checkpoint } from './checkpoint.js';
 
-export function freshCheckpoint(config: LiquidFlowConfig, seed: number): Checkpoint {
+export function freshCheckpoint(config: ModelConfig, seed: number): Checkpoint {
   const weights = initModelWeights(config, seed);
   const ema: Record<string, Float32Array> = {};
   for (const [k, v] of Object.entries(weights)) ema[k] = v.slice();

@@ -1,6 +1,8 @@
-// Weak-to-strong training (DiM): start a larger-image run from a smaller-image checkpoint. Every weight carries over
-// unchanged except the position table, which is resampled (bilinear) from the old token grid to the new one.
-import { type LiquidFlowConfig, type Weights, dims } from '@liquidflow/core';
+// LiquidFlow at another image size (DiM: weak-to-strong training, training-free upsampling at export). Every weight
+// carries over unchanged except the position table, which is resampled (bilinear) from the old token grid to the new
+// one; zigzag orders, scan chunks and the convs' maps all follow from img_size.
+import type { Weights } from '../../param-init.js';
+import { type LiquidFlowConfig, liquidFlowDims } from './config.js';
 
 export function resizePosEmbed(table: Float32Array, from: number, to: number, dim: number): Float32Array {
   const out = new Float32Array(to * to * dim);
@@ -24,8 +26,8 @@ export function resizePosEmbed(table: Float32Array, from: number, to: number, di
   return out;
 }
 
-export function weightsForImageSize(weights: Weights, from: LiquidFlowConfig, to: LiquidFlowConfig): Weights {
+export function resizeLiquidFlowWeights(weights: Weights, from: LiquidFlowConfig, to: LiquidFlowConfig): Weights {
   const out: Weights = { ...weights };
-  out.pos_embed = resizePosEmbed(weights.pos_embed, dims(from).grid, dims(to).grid, from.dim);
+  out.pos_embed = resizePosEmbed(weights.pos_embed, liquidFlowDims(from).grid, liquidFlowDims(to).grid, from.dim);
   return out;
 }

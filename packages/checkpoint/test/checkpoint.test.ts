@@ -1,4 +1,4 @@
-// Checkpoint directories (format in packages/trainer/README.md): an exact round trip of raw and EMA weights and the
+// Checkpoint directories (format in packages/checkpoint/README.md): an exact round trip of raw and EMA weights and the
 // optimizer state, a clear error (file path + problem) for every way a directory can be broken, and the commit
 // protocol: step-stamped weight files first, config.json (which names them) replaced last, old files deleted after.
 // A crash at any point leaves a config.json that names complete files.
@@ -9,7 +9,9 @@ import { cp, mkdir, mkdtemp, readFile, readdir, rm, symlink, truncate, writeFile
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { paramSpecs, resolveConfig, sizeOf } from '@liquidflow/core';
-import { CheckpointError, freshCheckpoint, loadCheckpoint, readCheckpointConfig, saveCheckpoint, type Checkpoint, type OptimizerState } from '@liquidflow/trainer';
+import {
+  CheckpointError, freshCheckpoint, loadCheckpoint, readCheckpointConfig, saveCheckpoint, type Checkpoint, type OptimizerState,
+} from '@liquidflow/checkpoint';
 
 // Fault injection: when failRenameTo is set, renaming a temp file onto a path with that basename fails, as if the
 // process died right before that rename. Every rename and rm is recorded (basenames) so the order can be checked.
@@ -120,7 +122,7 @@ describe('round trip', () => {
     expect((await readFile(join(good, `optimizer-${TAG}.bin`))).length).toBe(2 * total * 4);
     const meta = await readJson(join(good, 'config.json'));
     expect(meta.format).toBe('liquidflow-checkpoint');
-    expect(meta.version).toBe(2);
+    expect(meta.version).toBe(3);
     expect(meta.step).toBe(STEP);
     expect(Object.keys(meta.files).sort()).toEqual(['manifest', 'sha256']);
     expect(meta.files.manifest).toBe(`model-${TAG}.json`);
@@ -617,7 +619,7 @@ describe('hostile checkpoints: nothing outside the folder is read, malformed ent
     ["a negative 'optimizer.step'", (j: any) => (j.optimizer.step = -1), ["'optimizer.step'", '-1']],
     ["a 'train' record that is not an object", (j: any) => (j.train = [1]), ["'train'"]],
   ] as [string, (j: any) => void, string[]][]) {
-    it(`version-2 config.json with ${what}: refused, naming config.json and the field`, async () => {
+    it(`config.json with ${what}: refused, naming config.json and the field`, async () => {
       const dir = await copyOfGood();
       await editJson(configPath(dir), edit);
       await refuses(dir, [configPath(dir), ...parts]);
@@ -631,6 +633,31 @@ describe('hostile checkpoints: nothing outside the folder is read, malformed ent
     expect(back.step).toBe(STEP);
     for (const name of names()) expect(back.weights[name], name).toEqual(ckpt.weights[name]);
     expect(back.optimizer!.step).toBe(77);
+  });
+
+  it("a version-2 checkpoint (its config has no 'arch', as before model families) loads as liquidflow, exactly", async () => {
+    const dir = await copyOfGood();
+    await editJson(configPath(dir), (j) => ((j.version = 2), delete j.config.arch));
+    const back = await loadCheckpoint(dir);
+    expect(back.config).toEqual(cfg);
+    expect(back.config.arch).toBe('liquidflow');
+    for (const name of names()) expect(back.weights[name], name).toEqual(ckpt.weights[name]);
+  });
+
+  it('writes the arch into config.json', async () => {
+    expect((await readJson(configPath(good))).config.arch).toBe('liquidflow');
+  });
+
+  it('config.json with an unknown arch: refused, naming the file, the arch and the known families', async () => {
+    const dir = await copyOfGood();
+    await editJson(configPath(dir), (j) => (j.config.arch = 'liquidfoo'));
+    await refuses(dir, [configPath(dir), '"liquidfoo"', 'known families are liquidflow']);
+  });
+
+  it('config.json of a newer version: refused, naming the file and saying so', async () => {
+    const dir = await copyOfGood();
+    await editJson(configPath(dir), (j) => (j.version = 4));
+    await refuses(dir, [configPath(dir), 'unsupported checkpoint version 4', 'reads 1, 2, 3', 'newer than this build']);
   });
 });
 

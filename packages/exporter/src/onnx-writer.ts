@@ -1,12 +1,12 @@
-// Serializes the core's plain-object graph into an ONNX ModelProto with onnx-proto (no converter involved).
-// Like onnx.helper: small pure functions from plain values to protos; attribute kinds are inferred from the value.
+// Serializes the core's plain-object graph into an ONNX ModelProto with onnx-proto (no converter involved): model
+// exports, and the trainer's training-step graphs. Like onnx.helper: small pure functions from plain values to protos;
+// attribute kinds are inferred from the value.
 import onnxProto from 'onnx-proto';
-import type { AttrValue, Graph, GraphNode, GraphTensor, GraphValueInfo } from '@liquidflow/core';
+import { type AttrValue, type Graph, type GraphNode, type GraphTensor, type GraphValueInfo, OPSET } from '@liquidflow/core';
 
 const { onnx } = onnxProto;
 
-/** ONNX opset of every node (17: the newest Debian's python3-onnx 1.12 checker knows). */
-export const OPSET = 17;
+export { OPSET };
 /** IR version 8 goes with opset 17. */
 export const IR_VERSION = 8;
 

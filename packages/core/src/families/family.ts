@@ -1,0 +1,56 @@
+// What a model family provides. A family is one folder under families/ (its config, its model file, its variants in
+// models/variants/<arch>/) and one line in registry.ts; everything else (parameter specs, checkpoints, the training
+// step, TF.js, the exporter, the runtimes) reaches it through the registry by the config's `arch`.
+import type { Ops } from '../ops.js';
+import type { Weights } from '../param-init.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** The fields every family's config has: what samplers, checkpoints and the ONNX contract rely on. */
+export interface BaseConfig {
+  /** The family (registry.ts). Configs saved before families existed have none and are LiquidFlow's. */
+  arch: string;
+  /** Name of the variant this config was resolved from, or 'custom'. */
+  variant: string;
+  /** Images are square: [in_channels, img_size, img_size]. */
+  img_size: number;
+  in_channels: number;
+}
+
+/** A file in models/variants/<arch>/: only what differs from the family's defaults, and why. */
+export interface VariantFile<C extends BaseConfig = BaseConfig> {
+  variant: string;
+  why: string;
+  config: Partial<C>;
+}
+
+export interface ModelFamily<C extends BaseConfig = BaseConfig> {
+  /** The `arch` of its configs. */
+  readonly name: C['arch'];
+  /** One line for help texts. */
+  readonly description: string;
+  readonly defaults: C;
+  readonly variants: Readonly<Record<string, VariantFile<C>>>;
+  /** Variant names smallest first. */
+  readonly variantNames: readonly string[];
+  /**
+   * Checks every field of a raw config (a checkpoint's config.json, a model's metadata, a variant plus flags) and
+   * returns the config with only its own fields; `where` starts every message. A field added after configs of this
+   * family were first saved must, when absent, take the value that reproduces the models saved before it existed.
+   * Runs before anything is sized from the config, so it must bound every size without tracing the model.
+   */
+  validate(raw: Readonly<Record<string, unknown>>, where: string): C;
+  /** The fields that set the model's size, for messages ('dim 160, depth 8, ...'). */
+  sizeSummary(cfg: C): string;
+  /** Why the model cannot run at `size` px, with the nearest sizes that work; undefined when it can. */
+  imageSizeProblem(cfg: C, size: number): string | undefined;
+  /** The velocity v(x_t, t): x [B, C, H, W], t [B] -> [B, C, H, W]. Parameters come from ops.param, by module path. */
+  forward<T>(ops: Ops<T>, cfg: C, x: T, t: T): T;
+  /**
+   * Weights for the same model at another img_size (weak-to-strong training, export at another size). Absent when no
+   * weight depends on the image size.
+   */
+  resizeWeights?(weights: Weights, from: C, to: C): Weights;
+}

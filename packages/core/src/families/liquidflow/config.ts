@@ -1,0 +1,146 @@
+// LiquidFlow's config: one type with defaults. A variant (models/variants/liquidflow/*.json) lists only what differs;
+// tsup bundles those files into dist, so built and packed packages carry them.
+import { type BaseConfig, ConfigError, type VariantFile } from '../family.js';
+import tiny from '../../../../../models/variants/liquidflow/tiny.json';
+import small from '../../../../../models/variants/liquidflow/small.json';
+import base from '../../../../../models/variants/liquidflow/base.json';
+import v512 from '../../../../../models/variants/liquidflow/512.json';
+
+export interface LiquidFlowConfig extends BaseConfig {
+  arch: 'liquidflow';
+  /** Name of the variant this config was resolved from (tiny, small, base, 512, or custom). */
+  variant: string;
+  img_size: number;
+  patch_size: number;
+  in_channels: number;
+  /** Token width D. */
+  dim: number;
+  /** Number of LiquidSSM blocks; the first floor(depth/2) feed U-Net long skips to the last floor(depth/2). */
+  depth: number;
+  /** SSM inner width is expand * dim. */
+  expand: number;
+  /** Width of one SSM head; the inner width is split into expand*dim/head_dim heads, each with its own A and delta. */
+  head_dim: number;
+  /** SSM state size N (the width of B and C). */
+  d_state: number;
+  /** Causal depthwise conv1d kernel in the SSM. */
+  d_conv: number;
+  /** Hidden width of the Liquid CfC branch (0 means dim). */
+  cfc_dim: number;
+  mlp_ratio: number;
+  /** Width of the sinusoidal timestep features fed to the time MLP. */
+  time_freq_dim: number;
+  /** Number of zigzag scan orders the blocks rotate through (1..4: row snake, column snake, and their reverses). */
+  scan_orders: number;
+}
+
+export const LIQUIDFLOW_DEFAULTS: LiquidFlowConfig = {
+  arch: 'liquidflow',
+  variant: 'custom',
+  img_size: 32,
+  patch_size: 4,
+  in_channels: 3,
+  dim: 256,
+  depth: 6,
+  expand: 2,
+  head_dim: 32,
+  d_state: 16,
+  d_conv: 4,
+  cfc_dim: 0,
+  mlp_ratio: 4,
+  time_freq_dim: 256,
+  scan_orders: 4,
+};
+
+type Variant = VariantFile<LiquidFlowConfig>;
+
+export const LIQUIDFLOW_VARIANTS: Readonly<Record<string, Variant>> = Object.freeze({
+  tiny: tiny as Variant,
+  small: small as Variant,
+  base: base as Variant,
+  '512': v512 as Variant,
+});
+
+/** Variant names smallest first (object key order would put '512' first: integer-like keys sort ahead). */
+export const LIQUIDFLOW_VARIANT_NAMES: readonly string[] = Object.freeze(['tiny', 'small', 'base', '512']);
+
+type IntField = Exclude<keyof LiquidFlowConfig, 'arch' | 'variant'>;
+const INT_FIELDS: IntField[] = [
+  'img_size', 'patch_size', 'in_channels', 'dim', 'depth', 'expand', 'head_dim', 'd_state', 'd_conv',
+  'cfc_dim', 'mlp_ratio', 'time_freq_dim', 'scan_orders',
+];
+
+/**
+ * Upper bounds, checked before anything is sized from a config (a checkpoint's config.json, a model's metadata, a
+ * flag): far above every shipped variant (at most 512 px, patch 16, dim 416, depth 10, head_dim 64), low enough that a
+ * typo or a hostile file cannot ask for terabytes of weights or an hours-long model trace.
+ */
+export const LIQUIDFLOW_LIMITS: Readonly<Record<IntField, number>> = Object.freeze({
+  img_size: 2048, patch_size: 64, in_channels: 16, dim: 4096, depth: 64, expand: 16, head_dim: 4096, d_state: 1024,
+  d_conv: 64, cfc_dim: 4096, mlp_ratio: 16, time_freq_dim: 8192, scan_orders: 4,
+});
+/** Tokens per image ((img_size / patch_size)^2): the scan length every block runs over. 4x 1024 px at patch 4. */
+export const MAX_TOKENS = 65536;
+
+/** Every field checked; the parameter limit is checked by the caller (config.ts), which traces the model. */
+export function validateLiquidFlowConfig(c: Readonly<Record<string, unknown>>, where: string): LiquidFlowConfig {
+  const out: Record<string, unknown> = { arch: 'liquidflow' };
+  const variant = c.variant;
+  if (variant === undefined) throw new ConfigError(`${where}: missing field 'variant'`);
+  if (typeof variant !== 'string') throw new ConfigError(`${where}: field 'variant' must be a string, got ${JSON.stringify(variant)}`);
+  out.variant = variant;
+  for (const key of INT_FIELDS) {
+    const value = c[key];
+    if (value === undefined) throw new ConfigError(`${where}: missing field '${key}'`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+      throw new ConfigError(`${where}: field '${key}' must be a non-negative integer, got ${JSON.stringify(value)}`);
+    }
+    const limit = LIQUIDFLOW_LIMITS[key];
+    if (value > limit) throw new ConfigError(`${where}: field '${key}' is ${value}, above the limit of ${limit}`);
+    out[key] = value;
+  }
+  const cfg = out as unknown as LiquidFlowConfig;
+  const must = (ok: boolean, msg: string) => {
+    if (!ok) throw new ConfigError(`${where}: ${msg}`);
+  };
+  must(cfg.patch_size >= 1, `patch_size must be >= 1, got ${cfg.patch_size}`);
+  must(cfg.img_size >= cfg.patch_size, `img_size ${cfg.img_size} is smaller than patch_size ${cfg.patch_size} (no tokens)`);
+  must(cfg.img_size % cfg.patch_size === 0, `img_size ${cfg.img_size} is not a multiple of patch_size ${cfg.patch_size}`);
+  const tokens = (cfg.img_size / cfg.patch_size) ** 2;
+  must(tokens <= MAX_TOKENS, `img_size ${cfg.img_size} at patch_size ${cfg.patch_size} makes ${tokens} tokens, above the limit of ${MAX_TOKENS}`);
+  must(cfg.in_channels >= 1 && cfg.dim >= 1 && cfg.depth >= 1, 'in_channels, dim and depth must be >= 1');
+  must(cfg.expand >= 1 && cfg.head_dim >= 1 && cfg.d_state >= 1 && cfg.d_conv >= 1 && cfg.mlp_ratio >= 1, 'expand, head_dim, d_state, d_conv, mlp_ratio must be >= 1');
+  must((cfg.expand * cfg.dim) % cfg.head_dim === 0, `expand*dim (${cfg.expand * cfg.dim}) is not a multiple of head_dim ${cfg.head_dim}`);
+  must(cfg.time_freq_dim % 2 === 0 && cfg.time_freq_dim >= 2, `time_freq_dim must be even, got ${cfg.time_freq_dim}`);
+  must(cfg.scan_orders >= 1 && cfg.scan_orders <= 4, `scan_orders must be 1..4, got ${cfg.scan_orders}`);
+  return cfg;
+}
+
+/** Derived sizes used throughout the model. */
+export function liquidFlowDims(cfg: LiquidFlowConfig) {
+  const grid = cfg.img_size / cfg.patch_size;
+  const inner = cfg.expand * cfg.dim;
+  return {
+    grid,
+    tokens: grid * grid,
+    patchDim: cfg.patch_size * cfg.patch_size * cfg.in_channels,
+    inner,
+    heads: inner / cfg.head_dim,
+    cfcDim: cfg.cfc_dim || cfg.dim,
+    skips: Math.floor(cfg.depth / 2),
+  };
+}
+
+/** The fields that set the parameter count. */
+export function liquidFlowSizeSummary(cfg: LiquidFlowConfig): string {
+  return `dim ${cfg.dim}, depth ${cfg.depth}, expand ${cfg.expand}, mlp_ratio ${cfg.mlp_ratio}`;
+}
+
+/** Any image size that is a positive multiple of patch_size works (the position table is resampled to its grid). */
+export function liquidFlowImageSizeProblem(cfg: LiquidFlowConfig, size: number): string | undefined {
+  const p = cfg.patch_size;
+  if (Number.isInteger(size) && size >= p && size % p === 0) return undefined;
+  const down = Math.floor(size / p) * p;
+  const hint = !Number.isFinite(size) ? '' : down < p ? ` (the smallest is ${p})` : ` (nearest: ${down} or ${down + p})`;
+  return `img_size ${size} is not a positive multiple of patch_size ${p}${hint}`;
+}
