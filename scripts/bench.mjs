@@ -58,7 +58,8 @@ function machineInfo(backendDescription) {
 
 function formatTarget(t) {
   const ok = t.measured !== undefined && (t.op === '<=' ? t.measured <= t.limit : t.measured >= t.limit);
-  const digits = Number.isInteger(t.measured) ? 0 : 1;
+  // Ratios below 1 (file sizes) need three digits: 0.269 against a limit of 0.27.
+  const digits = Number.isInteger(t.measured) ? 0 : Math.abs(t.limit) < 1 ? 3 : 1;
   const measured = t.measured === undefined ? 'n/a' : t.measured.toFixed(digits);
   return { ...t, pass: ok, text: `${ok ? 'PASS' : 'MISS'}  ${t.name.padEnd(42)} ${`${measured} ${t.unit}`.padStart(12)}  (target ${t.op} ${t.limit} ${t.unit})` };
 }

@@ -14,7 +14,7 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   model: $('model'), device: $('device-select'), dtype: $('dtype-select'), worker: $('use-worker'), count: $('count'), steps: $('steps'),
   sampler: $('sampler'), seed: $('seed'), generate: $('generate'), cancel: $('cancel'), progress: $('progress'),
-  progressText: $('progress-text'), deviceText: $('device'), cacheText: $('cache'), error: $('error'), grid: $('grid'),
+  progressText: $('progress-text'), deviceText: $('device'), dtypeText: $('dtype'), cacheText: $('cache'), error: $('error'), grid: $('grid'),
   download: $('download'), clearCache: $('clear-cache'),
 };
 
@@ -40,8 +40,8 @@ function showDevice(lf) {
   // "Running on webgpu (auto: WebGPU adapter ...)".
   ui.deviceText.textContent =
     (lf.deviceReason.includes(' — running on ') ? lf.deviceReason : `Running on ${lf.device} (${lf.deviceReason})`) +
-    (lf.latentsOnGpu ? ' · latents stay on the GPU' : '') +
-    ` · ${lf.dtype} (${lf.dtypeReason})`;
+    (lf.latentsOnGpu ? ' · latents stay on the GPU' : '');
+  ui.dtypeText.textContent = `${lf.dtype} (${lf.dtypeReason})`;
   ui.deviceText.dataset.device = lf.device;
 }
 

@@ -31,7 +31,7 @@ Flags are --snake_case; kebab-case aliases (--img-size) are accepted.`;
 
 const FLAGS = {
   weights: { type: 'string', default: 'ema', help: 'ema or raw' },
-  img_size: { type: 'number', default: undefined, help: 'generate at this size' },
+  img_size: { type: 'string', default: undefined, help: 'generate at this size' },
   dtype: { type: 'string', default: 'fp32', help: 'fp32, fp16, q8, q4, a comma list, or all' },
   verify: { type: 'boolean', default: false, help: 'check the graph against TF.js' },
   batch: { type: 'number', default: 4, help: 'batch size for --verify' },
@@ -46,9 +46,10 @@ function parseArgs(argv: string[]) {
   if (flags.weights !== 'ema' && flags.weights !== 'raw') throw new Error(`--weights must be ema or raw, got '${flags.weights}'`);
   const batch = flags.batch as number;
   if (!Number.isInteger(batch) || batch < 1) throw new Error('--batch must be a positive integer');
-  const imgSize = flags.img_size as number | undefined;
+  const rawSize = flags.img_size as string | undefined;
   // The patch_size check needs the checkpoint; exportTarget makes it.
-  if (imgSize !== undefined && (!Number.isInteger(imgSize) || imgSize < 1)) throw new Error(`--img_size must be a positive integer (pixels), got '${imgSize}'`);
+  if (rawSize !== undefined && (!/^\d+$/.test(rawSize) || Number(rawSize) < 1)) throw new Error(`--img_size must be a positive integer (pixels), got '${rawSize}'`);
+  const imgSize = rawSize === undefined ? undefined : Number(rawSize);
   const v = String(flags.dtype);
   const list = v === 'all' ? [...MODEL_DTYPES] : v.split(',');
   if (list.length === 0 || list.some((d) => !(MODEL_DTYPES as readonly string[]).includes(d))) throw new Error(`--dtype must be ${MODEL_DTYPES.join(', ')}, a comma list of them, or all; got '${v}'`);

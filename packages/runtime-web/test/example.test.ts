@@ -135,6 +135,7 @@ describe('examples/web in Chromium', () => {
         device: s.lf.device,
         imgSize: s.lf.config.img_size,
         deviceText: document.getElementById('device')?.textContent ?? '',
+        dtypeText: document.getElementById('dtype')?.textContent ?? '',
         events: s.events.map((e) => ({ status: e.status, loaded: e.loaded, total: e.total })),
         canvas: { width: canvas.width, height: canvas.height, data: Array.from(ctx.getImageData(0, 0, canvas.width, canvas.height).data) },
         log: (window as unknown as { progressLog: { value: number | null; text: string }[] }).progressLog,
@@ -144,7 +145,9 @@ describe('examples/web in Chromium', () => {
     expect(r.imgSize).toBe(32);
     // 'auto' on headless Chromium: WebGPU's only adapter is SwiftShader, a software fallback, so it runs wasm and says why.
     expect(r.device).toBe('wasm');
-    expect(r.deviceText).toMatch(/^WebGPU not used: adapter google swiftshader is a software fallback, many times slower than wasm — running on wasm \(\d threads?\) · fp32 \(auto: fp32 on wasm\)$/);
+    expect(r.deviceText).toMatch(/^WebGPU not used: adapter google swiftshader is a software fallback, many times slower than wasm — running on wasm \(\d threads?\)$/);
+    // 'auto' precision with a software WebGPU adapter: the folder's fp32 file (model.onnx), and the page says why.
+    expect(r.dtypeText).toBe('fp32 (auto: fp32 (a software WebGPU adapter: the model runs on wasm))');
     // Downloaded from the server with progress up to the whole file.
     const progress = r.events.filter((e) => e.status === 'progress');
     expect(progress.at(-1)).toEqual({ status: 'progress', loaded: DEMO_BYTES, total: DEMO_BYTES });
