@@ -138,6 +138,11 @@ export interface LatentOps<V> {
   axpy2(a: V, h: number, b: V, c: V): V | Promise<V>;
   toArray(v: V): Float32Array | Promise<Float32Array>;
   dispose?(v: V): void;
+  /**
+   * Resolves once the work queued so far is done. Where calls only queue work (WebGPU), progress waits on this, so a
+   * step is reported when it is computed, not when it is queued.
+   */
+  settle?(): Promise<void>;
 }
 
 export const ARRAY_LATENTS: LatentOps<Float32Array> = {
@@ -181,6 +186,7 @@ export async function sampleLatents<V>(ops: LatentOps<V>, velocity: (x: V, t: nu
         free(v2);
       }
       if (o.onProgress) {
+        await ops.settle?.();
         let preview: Float32Array | undefined;
         if (o.preview) {
           // x0 = x_t - t v is the model's current guess of the final image.

@@ -89,6 +89,12 @@ export async function sampleOnGpu(
     axpy2: async (a, h, b, c) => (await up.heun.run({ a, b, c, h: scalar(h) })).y,
     toArray: async (v) => (await v.getData()) as Float32Array,
     dispose: (v) => v.dispose(),
+    // ORT's run() on WebGPU resolves once the step is queued: wait for the GPU queue to drain (no readback), so
+    // onProgress tracks computed steps. Only when progress is asked for (sampleLatents calls it only then).
+    settle: async () => {
+      const device = await ort.env.webgpu.device;
+      await device.queue.onSubmittedWorkDone();
+    },
   };
   return sampleLatents(gpu, async (x, t) => {
     await yieldToEventLoop(); // let a cancel or a click in between model calls, as the CPU loop does

@@ -209,6 +209,21 @@ describe('runtime-web in Chromium', () => {
         const heunDiff = maxDiff(rgb, reference.heun.rgb);
         console.log(`webgpu heun (latents on GPU) vs node: max RGB float diff ${heunDiff.toExponential(2)}`);
         expect(heunDiff).toBeLessThanOrEqual(FLOAT_TOL);
+        // Progress tracks computed steps, not queued ones: after the last event only the read-back remains, less
+        // than one step's share of the run. (Before settle(), every event fired while the GPU was still on step 1.)
+        const timing = await page.evaluate(async (o) => {
+          const lf = (window as unknown as { liquidflowExample: { lf: { sampleLatents(o: object): Promise<Float32Array> } } }).liquidflowExample.lf;
+          let t0 = performance.now();
+          await lf.sampleLatents(o);
+          const withoutProgress = performance.now() - t0;
+          const marks: number[] = [];
+          t0 = performance.now();
+          await lf.sampleLatents({ ...o, onProgress: () => marks.push(performance.now() - t0) });
+          return { marks, total: performance.now() - t0, withoutProgress };
+        }, RUN);
+        console.log(`webgpu progress: last event at ${timing.marks.at(-1)?.toFixed(0)} of ${timing.total.toFixed(0)} ms; the same run without progress ${timing.withoutProgress.toFixed(0)} ms`);
+        expect(timing.marks).toHaveLength(RUN.steps);
+        expect(timing.total - (timing.marks.at(-1) ?? 0)).toBeLessThan(timing.total / RUN.steps);
       }
       await page.close();
     }
