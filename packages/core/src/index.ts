@@ -14,6 +14,7 @@ export * from './layers/adaln.js';
 export * from './layers/time-embedding.js';
 export * from './layers/cfc-branch.js';
 export * from './layers/depthwise-conv.js';
+export * from './layers/conv2d.js';
 export * from './onnx-graph.js';
 export * from './ops-onnx.js';
 export * from './param-specs.js';
