@@ -1,6 +1,7 @@
 export * from './families/family.js';
 export * from './families/registry.js';
 export * from './families/liquidflow/index.js';
+export * from './families/liquiddiffusion/index.js';
 export * from './config.js';
 export * from './prng.js';
 export * from './param-init.js';
