@@ -105,7 +105,10 @@ describe('liquidflow-export --img_size', () => {
     expect(odd.stderr).toMatch(/^liquidflow-export: img_size 18 is not a positive multiple of patch_size 4 \(nearest: 16 or 20\)$/m);
     const text = run([ckptDir, out, '--img_size=big']);
     expect(text.status).toBe(1);
-    expect(text.stderr).toMatch(/--img_size must be a positive integer \(pixels\), got 'big'/);
+    expect(text.stderr).toMatch(/--img_size must be a number, got 'big'/); // the shared flag parser's check (core cli-flags.ts)
+    const half = run([ckptDir, out, '--img_size', '12.5']);
+    expect(half.status).toBe(1);
+    expect(half.stderr).toMatch(/--img_size must be a positive integer \(pixels\), got '12.5'/);
     expect(existsSync(out)).toBe(false);
   });
 });
