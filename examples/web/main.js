@@ -96,7 +96,7 @@ async function load() {
   state.key = key;
   showDevice(lf);
   const c = lf.config;
-  ui.cacheText.textContent = `${c.variant} ${c.img_size}px, ${lf.source === 'cache' ? 'from the cache' : lf.source === 'network' ? 'downloaded' : 'given as bytes'} (cache: ${lf.cacheStatus})${inWorker ? ', in a worker' : ''}`;
+  ui.cacheText.textContent = `${c.arch} ${c.variant} ${c.img_size}px, ${lf.source === 'cache' ? 'from the cache' : lf.source === 'network' ? 'downloaded' : 'given as bytes'} (cache: ${lf.cacheStatus})${inWorker ? ', in a worker' : ''}`;
   ui.cacheText.dataset.source = lf.source;
   return lf;
 }

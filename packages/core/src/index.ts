@@ -1,6 +1,7 @@
 export * from './families/family.js';
 export * from './families/registry.js';
 export * from './families/liquidflow/index.js';
+export * from './families/liquiddiffusion/index.js';
 export * from './config.js';
 export * from './prng.js';
 export * from './param-init.js';
@@ -14,6 +15,7 @@ export * from './layers/adaln.js';
 export * from './layers/time-embedding.js';
 export * from './layers/cfc-branch.js';
 export * from './layers/depthwise-conv.js';
+export * from './layers/conv2d.js';
 export * from './onnx-graph.js';
 export * from './ops-onnx.js';
 export * from './param-specs.js';

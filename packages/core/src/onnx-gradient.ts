@@ -59,35 +59,45 @@ function flip(ops: OnnxOps, x: SymValue, axis: number): SymValue {
   return ops.node('Gather', [x, ops.int64(Array.from({ length: n }, (_, i) => n - 1 - i), 'indices')], x.shape, { axis });
 }
 
+/** Gradients of the Convs the executor emits: depthwise (group = channels) and full (group 1), stride 1, no dilation. */
 function convGradients(r: RuleInput): (SymValue | null)[] {
   const { ops, node, x: [x, w], g, needs } = r;
-  const c = x.shape[1];
+  const [b, cin] = x.shape;
+  const cout = w.shape[0];
   const spatial = x.shape.length - 2;
   const k = w.shape.slice(2);
   const pads = (node.attrs.pads as number[] | undefined) ?? new Array(2 * spatial).fill(0);
   const plain = (['strides', 'dilations'] as const).every((a) => !node.attrs[a] || (node.attrs[a] as number[]).every((v) => v === 1));
-  if (node.attrs.group !== c || w.shape[0] !== c || w.shape[1] !== 1 || !plain) {
-    throw new ShapeError(`${node.name}: the Conv gradient supports depthwise convs (group = channels, stride 1) only`);
+  const group = (node.attrs.group as number | undefined) ?? 1;
+  const depthwise = group === cin && cout === cin && w.shape[1] === 1;
+  if (!(depthwise || group === 1) || !plain) {
+    throw new ShapeError(`${node.name}: the Conv gradient supports depthwise and full convs (group = channels or 1), stride 1 only`);
   }
+  const toFront = [1, 0, ...Array.from({ length: spatial }, (_, i) => 2 + i)]; // swaps the batch and channel axes
   const out: (SymValue | null)[] = [null, null, null];
   if (needs[0]) {
-    // A stride-1 conv's input gradient is the conv of g with the flipped kernel, padded by k-1 minus each pad.
+    // A stride-1 conv's input gradient is the conv of g with the flipped kernel (in and out channels swapped for a
+    // full conv), padded by k-1 minus each pad.
     let flipped = w;
     for (let a = 0; a < spatial; a++) flipped = flip(ops, flipped, 2 + a);
+    if (!depthwise) flipped = ops.transpose(flipped, toFront); // [Cin, Cout, ...k]
     const back = pads.map((p, i) => k[i % spatial] - 1 - p);
-    out[0] = ops.node('Conv', [g, flipped], x.shape, { group: c, kernel_shape: k, pads: back });
+    out[0] = ops.node('Conv', [g, flipped], x.shape, { group, kernel_shape: k, pads: back });
   }
   if (needs[1]) {
-    // dW[c, i] = sum over batch and positions of g[b, c, p] x[b, c, p + i - pad]: one grouped conv with the batch as
-    // the channels of each group and g as the kernel.
-    const b = x.shape[0];
-    const toFront = [1, 0, ...Array.from({ length: spatial }, (_, i) => 2 + i)];
-    const input = ops.reshape(ops.transpose(x, toFront), [1, c * b, ...x.shape.slice(2)]);
-    const kernel = ops.transpose(g, toFront); // [C, B, ...spatial]
-    const dw = ops.node('Conv', [input, kernel], [1, c, ...k], { group: c, kernel_shape: g.shape.slice(2), pads });
-    out[1] = ops.reshape(dw, w.shape);
+    // dW[o, i, d] = sum over batch and positions of g[b, o, p] x[b, i, p + d - pad]: one conv with the batch as the
+    // channels and g as the kernel. Depthwise: one group per channel; full: x's channels as the batch, giving
+    // [Cin, Cout, ...k].
+    const kernel = ops.transpose(g, toFront); // [Cout, B, ...spatial]
+    const xt = ops.transpose(x, toFront); // [Cin, B, ...spatial]
+    if (depthwise) {
+      const input = ops.reshape(xt, [1, cin * b, ...x.shape.slice(2)]);
+      out[1] = ops.reshape(ops.node('Conv', [input, kernel], [1, cin, ...k], { group: cin, kernel_shape: g.shape.slice(2), pads }), w.shape);
+    } else {
+      out[1] = ops.transpose(ops.node('Conv', [xt, kernel], [cin, cout, ...k], { kernel_shape: g.shape.slice(2), pads }), toFront);
+    }
   }
-  if (needs[2]) out[2] = ops.reshape(unbroadcast(ops, g, [1, c, ...new Array(spatial).fill(1)]), [c]);
+  if (needs[2]) out[2] = ops.reshape(unbroadcast(ops, g, [1, cout, ...new Array(spatial).fill(1)]), [cout]);
   return out;
 }
 

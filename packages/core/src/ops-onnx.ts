@@ -45,7 +45,10 @@ export class OnnxOps extends Ops<SymValue> {
   readonly nodes: GraphNode[] = [];
   readonly initializers = new Map<string, GraphTensor>();
   readonly specs: ParamSpec[] = [];
-  /** Multiply-add FLOPs (2 per MAC) of the MatMuls for one batch entry: the model's arithmetic, for GFLOP/s figures. */
+  /**
+   * Multiply-add FLOPs (2 per MAC) of the MatMuls and full (not depthwise) Convs for one batch entry: the model's
+   * arithmetic, for GFLOP/s figures.
+   */
   matmulFlopsPerSample = 0;
   /** The static shape of every value the graph computes (batch -1 where dynamic), by value name. */
   readonly shapes = new Map<string, number[]>();
@@ -289,6 +292,17 @@ export class OnnxOps extends Ops<SymValue> {
     const kernel = this.reshape(this.transpose(w, [2, 0, 1]), [c, 1, k, k]); // [k, k, C] -> [C, 1, k, k]
     const nchw = this.transpose(x, [0, 3, 1, 2]);
     const conv = this.op('Conv', [nchw, kernel, b], [x.shape[0], c, h, wd], { group: c, kernel_shape: [k, k], pads: [r, r, r, r] });
+    return this.transpose(conv, [0, 2, 3, 1]);
+  }
+
+  /** One Conv (NCHW) instead of im2col's k*k slices, a concat and a matmul. */
+  override conv2d(x: SymValue, w: SymValue, b: SymValue): SymValue {
+    const [, h, wd] = x.shape;
+    const [k, , cin, cout] = w.shape;
+    const r = (k - 1) / 2;
+    const kernel = this.transpose(w, [3, 2, 0, 1]); // [k, k, Cin, Cout] -> [Cout, Cin, k, k]
+    const conv = this.op('Conv', [this.transpose(x, [0, 3, 1, 2]), kernel, b], [x.shape[0], cout, h, wd], { kernel_shape: [k, k], pads: [r, r, r, r] });
+    this.matmulFlopsPerSample += 2 * h * wd * k * k * cin * cout;
     return this.transpose(conv, [0, 2, 3, 1]);
   }
 

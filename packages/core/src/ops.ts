@@ -79,14 +79,30 @@ export abstract class Ops<T> {
     return this.div(centered, this.sqrt(this.add(variance, eps)));
   }
 
+  /**
+   * Group norm without affine parameters on channels-last x [B, H, W, C]: mean and variance over each group's H*W*C/groups
+   * values, taken as two ReduceMeans (the group's channels, then the positions) on a free reshape, so no transpose is
+   * needed. ONNX's GroupNormalization needs opset 18, and onnxruntime-web's WebGPU provider has no kernel for it.
+   */
+  groupNorm(x: T, groups: number, eps: number): T {
+    const [, h, w, c] = this.shape(x);
+    const grouped = this.reshape(x, [-1, h * w, groups, c / groups]);
+    const mean = (v: T) => this.reduceMean(this.reduceMean(v, 3), 1); // [B, 1, groups, 1]
+    const centered = this.sub(grouped, mean(grouped));
+    const variance = mean(this.mul(centered, centered));
+    return this.reshape(this.div(centered, this.sqrt(this.add(variance, eps))), [-1, h, w, c]);
+  }
+
   linear(x: T, w: T, b?: T): T {
     const y = this.matmul(x, w);
     return b ? this.add(y, b) : y;
   }
 
   /**
-   * Depthwise 2D conv, 'same' padding, on channels-last x [B, H, W, C] with w [k, k, C], b [C].
-   * Written as a sum of shifted slices: TF.js's wasm backend has no depthwise-conv gradient kernels.
+   * Depthwise 2D conv, 'same' padding, on channels-last x [B, H, W, C] with w [k, k, C], b [C]: the reference form, a
+   * sum of k*k shifted slices. Both executors override it (ONNX: one grouped Conv; TF.js: its own conv kernel, with a
+   * gradient made of forward convs, since the wasm backend has no depthwise gradient kernels), and the parity tests hold
+   * each override to this form.
    */
   depthwiseConv2d(x: T, w: T, b: T): T {
     const [, h, wd, c] = this.shape(x);
@@ -103,6 +119,25 @@ export abstract class Ops<T> {
       }
     }
     return this.add(acc as T, b);
+  }
+
+  /**
+   * Full 2D conv, 'same' padding, stride 1, on channels-last x [B, H, W, Cin] with w [k, k, Cin, Cout], b [Cout]: im2col
+   * (the k*k shifted windows of the input side by side on the channel axis, in w's order) and one matmul. The copies are
+   * of the input only, and no conv gradient kernel is needed (TF.js's wasm backend has no Conv2DBackpropFilter).
+   */
+  conv2d(x: T, w: T, b: T): T {
+    const [, h, wd, cin] = this.shape(x);
+    const [k, , , cout] = this.shape(w);
+    const r = (k - 1) / 2;
+    const padded = r ? this.pad(x, [[0, 0], [r, r], [r, r], [0, 0]]) : x;
+    const windows: T[] = [];
+    for (let i = 0; i < k; i++) {
+      const rows = r ? this.slice(padded, 1, i, i + h) : padded;
+      for (let j = 0; j < k; j++) windows.push(r ? this.slice(rows, 2, j, j + wd) : rows);
+    }
+    const patches = windows.length === 1 ? windows[0] : this.concat(windows, 3); // [B, H, W, k*k*Cin]
+    return this.linear(patches, this.reshape(w, [k * k * cin, cout]), b);
   }
 
   /** Causal depthwise conv over the sequence axis of x [B, L, C] with w [k, C], b [C]: output t sees inputs <= t. */

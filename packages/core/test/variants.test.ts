@@ -151,7 +151,7 @@ describe('validateConfig', () => {
   }
 
   it('a value at its limit passes the per-field check (depth 64, img_size 1024 at patch 4)', () => {
-    expect(validateConfig({ ...good(), depth: LIQUIDFLOW_LIMITS.depth, dim: 64, head_dim: 32 }, WHERE).depth).toBe(64);
+    expect((validateConfig({ ...good(), depth: LIQUIDFLOW_LIMITS.depth, dim: 64, head_dim: 32 }, WHERE) as LiquidFlowConfig).depth).toBe(64);
     expect(validateConfig({ ...good(), img_size: 1024, patch_size: 4, dim: 64, head_dim: 32, depth: 2 }, WHERE).img_size).toBe(1024);
   });
 

@@ -21,7 +21,7 @@ Options:
   --weights ema|raw   which weights to export (default: ema, the averaged weights)
   --img_size PX       generate at PX instead of the trained size: training-free upsampling, every weight as trained
                       except those that depend on the size (LiquidFlow: the position table, resampled to the new
-                      token grid; PX a multiple of patch_size)
+                      token grid, PX a multiple of patch_size; LiquidDiffusion: none, PX a multiple of 2^(stages-1))
   --verify            run the graph on onnxruntime-node and the same weights in TensorFlow.js on one random batch at
                       the exported size; prints max_abs_err and exits 1 if it is over ${VERIFY_TOLERANCE}
   --batch N           batch size for --verify (default 4, t spread over [0, 1])

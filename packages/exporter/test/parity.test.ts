@@ -1,9 +1,11 @@
-// ORT output vs TF.js output for the same weights and inputs: every variant at full width and depth, scaled down in
-// image size to keep CI fast, plus tiny at its seed size; batch 1 and 4; max abs error <= 1e-4 in fp32.
+// ORT output vs TF.js output for the same weights and inputs, batch 1 and 4, max abs error <= 1e-4 in fp32. LiquidFlow:
+// every variant at full width and depth, scaled down in image size to keep CI fast, plus tiny at its seed size.
+// LiquidDiffusion: every variant's structure (stages, blocks, bottleneck, FFN ratio) at an eighth of its width and
+// 16 px, plus tiny at full width at 32 px.
 import { beforeAll, describe, expect, it } from 'vitest';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs';
-import { resolveConfig } from '@liquidflow/core';
+import { type ModelConfig, LIQUIDDIFFUSION_VARIANTS, type LiquidDiffusionConfig, resolveConfig } from '@liquidflow/core';
 import { buildGraph, encodeModel, maxAbsDiff, runOrt, runTfjs, verificationBatch, VERIFY_TOLERANCE } from '@liquidflow/exporter';
 import { perturbedWeights } from './weights-fixture.js';
 
@@ -19,22 +21,41 @@ beforeAll(async () => {
   await tf.setBackend('wasm');
 });
 
+/** An eighth of the variant's widths (norm groups 4 to fit), its stages and blocks unchanged. */
+function narrowDiffusion(variant: string, img_size: number): LiquidDiffusionConfig {
+  const full = resolveConfig(variant, { arch: 'liquiddiffusion' });
+  return resolveConfig(variant, { arch: 'liquiddiffusion', img_size, channels: full.channels.map((c) => c / 8), norm_groups: 4, time_freq_dim: 32 });
+}
+
+async function expectParity(cfg: ModelConfig, label: string) {
+  const weights = perturbedWeights(cfg, 7);
+  const bytes = encodeModel(buildGraph(cfg, weights).graph, {});
+  for (const batch of [1, 4]) {
+    const { x, t, dims } = verificationBatch(cfg, batch, batch);
+    const ortOut = await runOrt(bytes, x, t, dims);
+    const tfOut = await runTfjs(cfg, weights, x, t, dims);
+    const maxRef = tfOut.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    expect(maxRef, 'the output is not trivially small').toBeGreaterThan(0.1);
+    expect(maxAbsDiff(ortOut, tfOut), `${label} batch ${batch}`).toBeLessThanOrEqual(VERIFY_TOLERANCE);
+  }
+}
+
 describe('ORT vs TF.js parity', () => {
   for (const { variant, img_size } of CASES) {
     it(`${variant} at ${img_size}px, batch 1 and 4`, async () => {
-      const cfg = resolveConfig(variant, { img_size });
-      const weights = perturbedWeights(cfg, 7);
-      const bytes = encodeModel(buildGraph(cfg, weights).graph, {});
-      for (const batch of [1, 4]) {
-        const { x, t, dims } = verificationBatch(cfg, batch, batch);
-        const ortOut = await runOrt(bytes, x, t, dims);
-        const tfOut = await runTfjs(cfg, weights, x, t, dims);
-        const maxRef = tfOut.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-        expect(maxRef, 'the output is not trivially small').toBeGreaterThan(0.1);
-        expect(maxAbsDiff(ortOut, tfOut), `${variant} ${img_size}px batch ${batch}`).toBeLessThanOrEqual(VERIFY_TOLERANCE);
-      }
+      await expectParity(resolveConfig(variant, { img_size }), `${variant} ${img_size}px`);
     });
   }
+
+  for (const variant of Object.keys(LIQUIDDIFFUSION_VARIANTS)) {
+    it(`liquiddiffusion ${variant}, an eighth as wide, at 16px, batch 1 and 4`, async () => {
+      await expectParity(narrowDiffusion(variant, 16), `liquiddiffusion ${variant}/8 16px`);
+    });
+  }
+
+  it('liquiddiffusion tiny at full width, 32px, batch 1 and 4', async () => {
+    await expectParity(resolveConfig('tiny', { arch: 'liquiddiffusion', img_size: 32 }), 'liquiddiffusion tiny 32px');
+  });
 
   it('detects a graph that differs from the weights', async () => {
     const cfg = resolveConfig('tiny', { img_size: 32 });

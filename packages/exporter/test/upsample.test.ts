@@ -106,6 +106,9 @@ describe('liquidflow-export --img_size', () => {
     const text = run([ckptDir, out, '--img_size=big']);
     expect(text.status).toBe(1);
     expect(text.stderr).toMatch(/--img_size must be a positive integer \(pixels\), got 'big'/);
+    const half = run([ckptDir, out, '--img_size', '12.5']);
+    expect(half.status).toBe(1);
+    expect(half.stderr).toMatch(/--img_size must be a positive integer \(pixels\), got '12.5'/);
     expect(existsSync(out)).toBe(false);
   });
 });

@@ -88,7 +88,7 @@ async function main() {
     },
   });
   const c = lf.config;
-  process.stderr.write(`${lf.path}: ${c.variant} ${c.img_size}px, ${lf.dtype} (${lf.dtypeReason}), on ${lf.device} (${lf.deviceReason}); ${o.count} images, ${o.steps} ${o.sampler} steps, seed ${o.seed}\n`);
+  process.stderr.write(`${lf.path}: ${c.arch} ${c.variant} ${c.img_size}px, ${lf.dtype} (${lf.dtypeReason}), on ${lf.device} (${lf.deviceReason}); ${o.count} images, ${o.steps} ${o.sampler} steps, seed ${o.seed}\n`);
   const t0 = Date.now();
   let bar: ProgressBar | undefined;
   const images = await lf.generate({

@@ -1,6 +1,6 @@
 // Messages between LiquidFlow (main thread) and its worker. The worker owns the ORT session so that run(), which
 // does its native work on the calling thread, never blocks the app's event loop.
-import type { LiquidFlowConfig, SamplingRequest } from '@liquidflow/core';
+import type { ModelConfig, SamplingRequest } from '@liquidflow/core';
 
 export type NodeDevice = 'auto' | 'cpu' | 'cuda';
 
@@ -10,7 +10,7 @@ export interface InitMessage {
   bytes: Uint8Array;
   /** Its path or URL, for messages. */
   name: string;
-  config: LiquidFlowConfig;
+  config: ModelConfig;
   device: NodeDevice;
   threads?: number;
 }

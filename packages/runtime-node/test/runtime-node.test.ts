@@ -215,3 +215,42 @@ describe('liquidflow-generate', () => {
     expect(bad.stderr).toMatch(/--sampler must be euler or heun/);
   });
 });
+
+describe('a LiquidDiffusion model (the second family) through the same runtime', () => {
+  // An eighth of tiny's width, at 16 px: the contract (x, t -> v) is the family's only face to the runtime.
+  const ldCfg = resolveConfig('tiny', { arch: 'liquiddiffusion', img_size: 16, channels: [8, 16, 32], norm_groups: 4, time_freq_dim: 32 });
+  const ldWeights = perturbedWeights(ldCfg, 4);
+  const ldPath = join(dir, 'diffusion16.onnx');
+  writeFileSync(ldPath, exportBytes({ ...freshCheckpoint(ldCfg, 0), weights: ldWeights, ema: ldWeights }).bytes);
+
+  it('loads it, says which family and variant, and generates what the TF.js sampler does', async () => {
+    const ld = await LiquidFlow.load(ldPath, { device: 'cpu' });
+    try {
+      expect([ld.config.arch, ld.config.variant, ld.config.img_size]).toEqual(['liquiddiffusion', 'tiny', 16]);
+      const images = await ld.generate({ count: 2, steps: 4, seed: 5 });
+      const model = new TfModel(ldCfg, ldWeights);
+      const ref = toImages(await sample(tfjsVelocity(model), { count: 2, channels: 3, size: 16, steps: 4, seed: 5 }), 2, 3, 16);
+      model.dispose();
+      let maxErr = 0;
+      let spread = 0;
+      for (let n = 0; n < 2; n++) {
+        for (let i = 0; i < ref[n].rgb.length; i++) {
+          maxErr = Math.max(maxErr, Math.abs(images[n].rgb[i] - ref[n].rgb[i]));
+          spread = Math.max(spread, Math.abs(ref[n].rgb[i] - 0.5));
+        }
+      }
+      expect(spread, 'the images are not flat').toBeGreaterThan(0.1);
+      expect(maxErr).toBeLessThanOrEqual(1e-3);
+    } finally {
+      await ld.dispose();
+    }
+  });
+
+  it('liquidflow-generate names the family and variant it loaded', () => {
+    const cli = join(root, 'packages/runtime-node/dist/cli.js');
+    const r = spawnSync(process.execPath, [cli, ldPath, '--count', '2', '--steps', '2', '--out', 'diffusion.png'], { encoding: 'utf8', cwd: dir });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`${ldPath}: liquiddiffusion tiny 16px, fp32`);
+    expect(r.stdout).toMatch(/wrote diffusion\.png \(38x20, 2 images\)/);
+  });
+});

@@ -9,5 +9,5 @@ export { drawToCanvas, drawGridToCanvas, imageGridData, toPngBlob, toPngBytes, l
 export type { Ort, OrtSource } from './ort.js';
 export {
   initialNoise, timeGrid, SamplingAbortedError, ModelFileError, EngineError, NonFiniteOutputError, readLiquidFlowInfo, DEFAULT_STEPS, SAMPLERS,
-  type SamplerName, type SampleProgress, type ModelConfig, type LiquidFlowConfig, type LiquidFlowModelInfo,
+  type SamplerName, type SampleProgress, type ModelConfig, type LiquidFlowConfig, type LiquidDiffusionConfig, type LiquidFlowModelInfo,
 } from '@liquidflow/core';

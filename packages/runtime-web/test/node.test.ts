@@ -106,3 +106,28 @@ describe('runtime-web (Node, wasm)', () => {
     expect(Buffer.from(await blob.arrayBuffer()).equals(Buffer.from(await toPngBytes(images[0])))).toBe(true);
   });
 });
+
+describe('runtime-web with a LiquidDiffusion model (the second family)', () => {
+  it('runs it unchanged: the same images as the Node runtime, and its config names the family', async () => {
+    const cfg = resolveConfig('tiny', { arch: 'liquiddiffusion', img_size: 8, channels: [8, 16, 32], norm_groups: 4, time_freq_dim: 32 });
+    const model = exportBytes(freshCheckpoint(cfg, 1)).bytes;
+    writeFileSync(join(dir, 'diffusion8.onnx'), model);
+    const web = await LiquidFlow.load(model, { device: 'wasm' });
+    const node = await NodeLiquidFlow.load(join(dir, 'diffusion8.onnx'), { device: 'cpu' });
+    try {
+      expect([web.config.arch, web.config.variant]).toEqual(['liquiddiffusion', 'tiny']);
+      const want = await node.generate({ count: 2, steps: 3, seed: 7 });
+      const got = await web.generate({ count: 2, steps: 3, seed: 7 });
+      expect(got.map((i) => [i.width, i.height])).toEqual([[8, 8], [8, 8]]);
+      for (let n = 0; n < 2; n++) {
+        let m = 0;
+        for (let i = 0; i < want[n].data.length; i++) m = Math.max(m, Math.abs(want[n].data[i] - got[n].data[i]));
+        expect(m).toBeLessThanOrEqual(1);
+      }
+    } finally {
+      await web.dispose();
+      await node.dispose();
+    }
+  });
+});
+

@@ -1,6 +1,7 @@
 // The TensorFlow.js executor: the same architecture as differentiable tensors, for training and as the reference
-// forward. Ops are written so that no gradient kernel missing on the wasm backend is ever needed (see ops.ts for the
-// derived depthwise convs; permute below has its own gradient instead of gather's UnsortedSegmentSum).
+// forward. Ops are written so that no gradient kernel missing on the wasm backend is ever needed: the depthwise conv
+// below and permute have their own gradients (no DepthwiseConv2dNativeBackprop*, no gather's UnsortedSegmentSum), and
+// the full conv is ops.ts's im2col and matmul (no Conv2DBackpropFilter).
 import * as tf from '@tensorflow/tfjs';
 import { Ops, type Operand, type ParamInit, sizeOf } from '@liquidflow/core';
 
@@ -95,6 +96,35 @@ export class TfOps extends Ops<tf.Tensor> {
   concat(xs: tf.Tensor[], axis: number) { return tf.concat(xs, axis); }
   pad(x: tf.Tensor, pads: [number, number][]) { return tf.pad(x, pads); }
   reduceMean(x: tf.Tensor, axis: number) { return tf.mean(x, axis, true); }
+
+  /**
+   * TF.js's depthwise conv kernel (XNNPACK on wasm) with a gradient made of the same forward kernel, which every backend
+   * has: dx is the conv of dy with the flipped kernel; dw is a 'valid' conv of the padded input, batch folded into the
+   * channels, with dy as a kernel the size of the map. The derived form (ops.ts) makes k*k copies of the input forward
+   * and back: about 5x slower for a 7x7 kernel on wasm.
+   */
+  override depthwiseConv2d(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {
+    const [k, , c] = w.shape;
+    return tf.add(this.depthwise(x as tf.Tensor4D, tf.reshape(w, [k, k, c, 1]) as tf.Tensor4D), b);
+  }
+
+  private readonly depthwise = tf.customGrad(((x: tf.Tensor4D, w: tf.Tensor4D, save: tf.GradSaveFunc) => {
+    save([x, w]);
+    return {
+      value: tf.depthwiseConv2d(x, w, 1, 'same'),
+      gradFunc: (dy: tf.Tensor4D, [xs, ws]: tf.Tensor[]) => {
+        const [b, h, wd, c] = xs.shape;
+        const k = ws.shape[0];
+        const r = (k - 1) / 2;
+        const dx = tf.depthwiseConv2d(dy, tf.reverse(ws as tf.Tensor4D, [0, 1]), 1, 'same');
+        const padded = tf.pad(xs, [[0, 0], [r, r], [r, r], [0, 0]]);
+        const input = tf.reshape(tf.transpose(padded, [1, 2, 0, 3]), [1, h + 2 * r, wd + 2 * r, b * c]) as tf.Tensor4D;
+        const kernel = tf.reshape(tf.transpose(dy, [1, 2, 0, 3]), [h, wd, b * c, 1]) as tf.Tensor4D;
+        const perEntry = tf.reshape(tf.depthwiseConv2d(input, kernel, 1, 'valid'), [k, k, b, c]);
+        return [dx, tf.reshape(tf.sum(perEntry, 2), [k, k, c, 1])];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D;
 
   /** Gather along an axis by a permutation; its gradient is the gather by the inverse permutation. */
   permute(x: tf.Tensor, axis: number, perm: Int32Array): tf.Tensor {

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ARCH_NAMES, LIQUIDFLOW_VARIANTS } from '@liquidflow/core';
+import { ARCH_NAMES, LIQUIDFLOW_VARIANTS, type LiquidFlowConfig } from '@liquidflow/core';
 import { loadCheckpoint } from '@liquidflow/checkpoint';
 
 const repo = fileURLToPath(new URL('../../..', import.meta.url));
@@ -124,7 +124,7 @@ describe('liquidflow-train CLI', () => {
     expect(ck.optimizer).toBeUndefined();
     expect(ck.config.img_size).toBe(32);
     expect(ck.config.variant).toBe('tiny');
-    expect(ck.config.dim).toBe(LIQUIDFLOW_VARIANTS.tiny.config.dim);
+    expect((ck.config as LiquidFlowConfig).dim).toBe(LIQUIDFLOW_VARIANTS.tiny.config.dim);
     // A fresh checkpoint's EMA equals its weights.
     const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
     for (const k of Object.keys(ck.weights)) expect(bytes(ck.ema[k]).equals(bytes(ck.weights[k])), k).toBe(true);

@@ -54,6 +54,22 @@ const CASES: Record<string, Case> = {
     covers: ['Conv', 'Gather', 'ReduceSum'], params: { x: { shape: [2, 5, 5, 3] }, w: { shape: [3, 3, 3] }, b: { shape: [3] } },
     program: (ops, p) => ops.depthwiseConv2d(p.x, p.w, p.b),
   },
+  'depthwise conv 7x7 on a map smaller than the kernel (grouped Conv override)': {
+    covers: ['Conv'], params: { x: { shape: [2, 4, 5, 3] }, w: { shape: [7, 7, 3] }, b: { shape: [3] } },
+    program: (ops, p) => ops.depthwiseConv2d(p.x, p.w, p.b),
+  },
+  'full conv 2d (Conv override)': {
+    covers: ['Conv', 'Gather', 'Transpose', 'ReduceSum'], params: { x: { shape: [2, 5, 4, 3] }, w: { shape: [3, 3, 3, 4] }, b: { shape: [4] } },
+    program: (ops, p) => ops.conv2d(p.x, p.w, p.b),
+  },
+  'full conv 2d, 1x1 kernel': {
+    covers: ['Conv'], params: { x: { shape: [2, 3, 3, 4] }, w: { shape: [1, 1, 4, 2] }, b: { shape: [2] } },
+    program: (ops, p) => ops.conv2d(p.x, p.w, p.b),
+  },
+  'group norm (derived: reshape, two ReduceMeans a moment)': {
+    covers: ['ReduceMean', 'Expand', 'Sqrt', 'Div'], params: { x: { shape: [2, 3, 2, 8] } },
+    program: (ops, p) => ops.mul(ops.groupNorm(p.x, 2, 1e-5), ops.exp(p.x)),
+  },
   'causal conv 1d (grouped Conv override)': {
     covers: ['Conv'], params: { x: { shape: [2, 7, 3] }, w: { shape: [4, 3] }, b: { shape: [3] } }, program: (ops, p) => ops.causalConv1d(p.x, p.w, p.b),
   },

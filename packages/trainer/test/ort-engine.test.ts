@@ -1,6 +1,7 @@
 // The onnxruntime training engine against the TF.js one, which is its oracle:
 //  - gradients of the whole step graph vs tf.variableGrads for every variant's structure (scaled down) and tiny at
-//    32 px at full width: each parameter within 1e-4 of its largest gradient, the loss terms within 1e-5 relative;
+//    32 px at full width, of both families: each parameter within 1e-4 of its largest gradient, the loss terms within
+//    1e-5 relative;
 //  - whole steps (clipping, AdamW from resumed moments, EMA): weights, moments and EMA within 1e-5;
 //  - a NaN loss leaves the state untouched; a batch of another shape is refused; the graph is opset 17 on the
 //    WebGPU/WASM allowlist and passes the ONNX checker;
@@ -14,7 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import * as ort from 'onnxruntime-node';
 import {
-  LIQUIDFLOW_VARIANT_NAMES, type LiquidFlowConfig, TRAINING_OPS, type Weights, buildTrainingStep, flatten, initialNoise, resolveConfig,
+  LIQUIDDIFFUSION_VARIANT_NAMES, LIQUIDFLOW_VARIANT_NAMES, type LiquidFlowConfig, type ModelConfig, TRAINING_OPS, type Weights, buildTrainingStep, flatten, initialNoise, resolveConfig,
   unflatten,
 } from '@liquidflow/core';
 import { type Checkpoint, freshCheckpoint, loadCheckpoint } from '@liquidflow/checkpoint';
@@ -33,13 +34,13 @@ const absMax = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)),
 const ADAM = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, clipNorm: 1 };
 
 /** Checkpoint weights moved off their init, so zero-initialised parameters (gates, biases) pass gradient too. */
-function liveWeights(cfg: LiquidFlowConfig, seed: number): Weights {
+function liveWeights(cfg: ModelConfig, seed: number): Weights {
   const w = freshCheckpoint(cfg, seed).weights;
   for (const [k, v] of Object.entries(w)) for (let i = 0; i < v.length; i++) v[i] += 0.02 * Math.sin(i * 1.7 + k.length);
   return w;
 }
 
-function batchOf(cfg: LiquidFlowConfig, b: number, seed: number) {
+function batchOf(cfg: ModelConfig, b: number, seed: number) {
   const n = b * cfg.in_channels * cfg.img_size * cfg.img_size;
   return {
     x0: initialNoise(seed, n).map(Math.tanh),
@@ -48,7 +49,7 @@ function batchOf(cfg: LiquidFlowConfig, b: number, seed: number) {
   };
 }
 
-async function gradientParity(cfg: LiquidFlowConfig, b: number) {
+async function gradientParity(cfg: ModelConfig, b: number) {
   const weights = liveWeights(cfg, 1);
   const { x0, noise, t } = batchOf(cfg, b, 5);
   const physics = { smooth: 0.1, tv: 0.1 };
@@ -105,8 +106,18 @@ describe('gradients: ORT step graph vs tf.variableGrads', () => {
     ...LIQUIDFLOW_VARIANT_NAMES.map((n): [string, LiquidFlowConfig, number] => [`${n} structure, scaled down`, scaled(n), 2]),
     ['tiny at 32 px, full width', resolveConfig('tiny', { img_size: 32 }), 2],
   ];
-  for (const [label, cfg, b] of cases) {
-    it(`${label} (depth ${cfg.depth}, patch ${cfg.patch_size}, ${cfg.img_size} px, batch ${b})`, async () => {
+  // LiquidDiffusion: each variant's stages and blocks at an eighth of its width, 16 px.
+  const narrow = (name: string) => {
+    const full = resolveConfig(name, { arch: 'liquiddiffusion' });
+    return resolveConfig(name, { arch: 'liquiddiffusion', img_size: 16, channels: full.channels.map((c) => c / 8), norm_groups: 4, time_freq_dim: 32 });
+  };
+  const diffusionCases: [string, ModelConfig, number][] = [
+    ...LIQUIDDIFFUSION_VARIANT_NAMES.map((n): [string, ModelConfig, number] => [`liquiddiffusion ${n} structure, an eighth as wide`, narrow(n), 2]),
+    ['liquiddiffusion tiny at 16 px, full width', resolveConfig('tiny', { arch: 'liquiddiffusion', img_size: 16 }), 2],
+  ];
+  const describeCfg = (cfg: ModelConfig) => (cfg.arch === 'liquidflow' ? `depth ${cfg.depth}, patch ${cfg.patch_size}` : `channels [${cfg.channels}], blocks [${cfg.blocks}]`);
+  for (const [label, cfg, b] of [...cases, ...diffusionCases]) {
+    it(`${label} (${describeCfg(cfg)}, ${cfg.img_size} px, batch ${b})`, async () => {
       const r = await gradientParity(cfg, b);
       const termErr = Math.max(...r.tfTerms.map((v, i) => Math.abs(v - r.ortTerms[i]) / Math.abs(v)));
       console.log(`gradient parity, ${label}: worst ${r.worst.rel.toExponential(2)} of the tensor's largest (${r.worst.name}); loss terms ${termErr.toExponential(2)} relative`);

@@ -1,10 +1,10 @@
-// Training works on the TF.js wasm backend for every variant's structure, with LiquidFlow's kernel overrides as
+// Training works on the TF.js wasm backend for every variant's structure of both families, with LiquidFlow's kernel overrides as
 // liquidflow-train installs them (wasm-kernels.ts, matmuls on 2 threads): every kernel (forward and gradient) exists,
 // losses stay finite and go down when overfitting one fixed batch, and a step leaks no tensors.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { LIQUIDFLOW_VARIANTS, countParams, liquidFlowDims, resolveConfig, type LiquidFlowConfig } from '@liquidflow/core';
+import { LIQUIDDIFFUSION_VARIANT_NAMES, LIQUIDFLOW_VARIANTS, type ModelConfig, countParams, liquidFlowDims, resolveConfig, type LiquidFlowConfig } from '@liquidflow/core';
 import { freshCheckpoint } from '@liquidflow/checkpoint';
 import { TfModel } from '@liquidflow/tfjs';
 import { AdamW, DEFAULT_ADAMW, installWasmKernels, trainStep, uninstallWasmKernels } from '@liquidflow/trainer';
@@ -25,8 +25,14 @@ function scaledDown(variant: string): LiquidFlowConfig {
   return cfg;
 }
 
+/** LiquidDiffusion's variant with its stages, blocks and FFN ratio at an eighth of its width, at 16 px. */
+function narrowDiffusion(variant: string): ModelConfig {
+  const full = resolveConfig(variant, { arch: 'liquiddiffusion' });
+  return resolveConfig(variant, { arch: 'liquiddiffusion', img_size: 16, channels: full.channels.map((c) => c / 8), norm_groups: 4, time_freq_dim: 32 });
+}
+
 /** A fixed smooth image batch in [-1, 1]: a different low-frequency pattern per channel and batch entry. */
-function smoothBatch(cfg: LiquidFlowConfig): tf.Tensor4D {
+function smoothBatch(cfg: ModelConfig): tf.Tensor4D {
   const s = cfg.img_size;
   const data = new Float32Array(BATCH * cfg.in_channels * s * s);
   let i = 0;
@@ -55,12 +61,16 @@ afterAll(() => {
 });
 
 describe('training on the wasm backend', () => {
-  for (const variant of Object.keys(LIQUIDFLOW_VARIANTS)) {
+  const cases: [string, () => ModelConfig][] = [
+    ...Object.keys(LIQUIDFLOW_VARIANTS).map((v): [string, () => ModelConfig] => [v, () => scaledDown(v)]),
+    ...LIQUIDDIFFUSION_VARIANT_NAMES.map((v): [string, () => ModelConfig] => [`liquiddiffusion ${v}`, () => narrowDiffusion(v)]),
+  ];
+  for (const [variant, makeConfig] of cases) {
     it(`${variant} (scaled down): ${STEPS} AdamW steps on one fixed batch lower the loss without leaking tensors`, () => {
       const t0 = performance.now();
       const warn = vi.spyOn(console, 'warn');
       const error = vi.spyOn(console, 'error');
-      const cfg = scaledDown(variant);
+      const cfg = makeConfig();
       const startTensors = tf.memory().numTensors;
       const model = new TfModel(cfg, freshCheckpoint(cfg, 0).weights);
       const opt = new AdamW(model.variables, { ...DEFAULT_ADAMW, lr: 3e-3, weightDecay: 0 });
@@ -97,7 +107,8 @@ describe('training on the wasm backend', () => {
       const first = mean(losses.slice(0, 3));
       const last = mean(losses.slice(-5));
       timings.push(
-        `${variant}: ${cfg.img_size}px/${cfg.patch_size} depth ${cfg.depth}, ${countParams(cfg)} params, ${secs.toFixed(1)} s, ` +
+        `${variant}: ${cfg.img_size}px, ${cfg.arch === 'liquidflow' ? `patch ${cfg.patch_size} depth ${cfg.depth}` : `channels [${cfg.channels}] blocks [${cfg.blocks}]`}, ` +
+          `${countParams(cfg)} params, ${secs.toFixed(1)} s, ` +
           `loss ${first.toFixed(4)} -> ${last.toFixed(4)}`,
       );
 

@@ -3,9 +3,10 @@
 import type { Ops } from '../ops.js';
 import type { Weights } from '../param-init.js';
 import { ConfigError, type ModelFamily } from './family.js';
+import { LIQUIDDIFFUSION } from './liquiddiffusion/index.js';
 import { LIQUIDFLOW } from './liquidflow/index.js';
 
-const FAMILIES = { liquidflow: LIQUIDFLOW } as const;
+const FAMILIES = { liquidflow: LIQUIDFLOW, liquiddiffusion: LIQUIDDIFFUSION } as const;
 
 export type ArchName = keyof typeof FAMILIES;
 /** The config type of the family named A. */

@@ -8,11 +8,23 @@ export const LN_EPS = 1e-6;
 /** Std of the normal init of the AdaLN projections: small, so blocks start near identity but every path is live. */
 const ADALN_STD = 0.02;
 
-/** c [B, D] -> n vectors, each [B, 1, D] ready to broadcast over tokens (shift, scale, gate, ... in the caller's order). */
-export function adaLNModulation<T>(p: Scope<T>, c: T, dim: number, n: number): T[] {
+export interface ModulationOptions {
+  /** Width of c (default: dim). */
+  condDim?: number;
+  /** The axes between batch and channels to broadcast over: 1 for tokens [B, L, D] (default), 2 for maps [B, H, W, D]. */
+  spatialAxes?: number;
+}
+
+/**
+ * c [B, condDim] -> n vectors, each [B, 1, D] (tokens) or [B, 1, 1, D] (maps), ready to broadcast (shift, scale, gate,
+ * ... in the caller's order).
+ */
+export function adaLNModulation<T>(p: Scope<T>, c: T, dim: number, n: number, opts: ModulationOptions = {}): T[] {
   const ops = p.ops;
-  const rows = ops.reshape(linearLayer(p, c, dim, n * dim, { std: ADALN_STD }), [-1, n, dim]); // one reshape, then each slice is already [B, 1, D]
-  return Array.from({ length: n }, (_, i) => ops.slice(rows, 1, i, i + 1));
+  const { condDim = dim, spatialAxes = 1 } = opts;
+  // One reshape, then each slice along the n axis already has the shape to broadcast.
+  const rows = ops.reshape(linearLayer(p, c, condDim, n * dim, { std: ADALN_STD }), [-1, ...new Array<number>(spatialAxes - 1).fill(1), n, dim]);
+  return Array.from({ length: n }, (_, i) => ops.slice(rows, spatialAxes, i, i + 1));
 }
 
 /** x * (1 + scale) + shift. */
