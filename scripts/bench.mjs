@@ -23,6 +23,7 @@ async function loadSections() {
   const { enginesSection } = await import('./bench/engines.mjs');
   const { qualitySection } = await import('./bench/quality.mjs');
   const { dtypesSection } = await import('./bench/dtypes.mjs');
+  const { familiesSection } = await import('./bench/families.mjs');
   return [
     { name: 'matmul', run: matmulSection },
     { name: 'forward', run: forwardSection },
@@ -31,6 +32,7 @@ async function loadSections() {
     { name: 'engines', run: enginesSection },
     { name: 'quality', run: qualitySection },
     { name: 'dtypes', run: dtypesSection },
+    { name: 'families', run: familiesSection },
   ];
 }
 
