@@ -54,3 +54,27 @@ export interface ModelFamily<C extends BaseConfig = BaseConfig> {
    */
   resizeWeights?(weights: Weights, from: C, to: C): Weights;
 }
+
+/**
+ * The fields every family's config starts with, checked the same way: `variant` (a string) and each integer field
+ * (present, a non-negative integer, at most its limit). Returns them with `arch`; the family adds and checks the rest.
+ */
+export function checkCommonFields<K extends string>(
+  c: Readonly<Record<string, unknown>>, where: string, arch: string, intFields: readonly K[], limits: Readonly<Record<K, number>>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { arch };
+  const variant = c.variant;
+  if (variant === undefined) throw new ConfigError(`${where}: missing field 'variant'`);
+  if (typeof variant !== 'string') throw new ConfigError(`${where}: field 'variant' must be a string, got ${JSON.stringify(variant)}`);
+  out.variant = variant;
+  for (const key of intFields) {
+    const value = c[key];
+    if (value === undefined) throw new ConfigError(`${where}: missing field '${key}'`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+      throw new ConfigError(`${where}: field '${key}' must be a non-negative integer, got ${JSON.stringify(value)}`);
+    }
+    if (value > limits[key]) throw new ConfigError(`${where}: field '${key}' is ${value}, above the limit of ${limits[key]}`);
+    out[key] = value;
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
 // LiquidDiffusion's config: one type with defaults. A variant (models/variants/liquiddiffusion/*.json) lists only what
 // differs; tsup bundles those files into dist, so built and packed packages carry them.
-import { type BaseConfig, ConfigError, type VariantFile } from '../family.js';
+import { type BaseConfig, ConfigError, type VariantFile, checkCommonFields } from '../family.js';
 import tiny from '../../../../../models/variants/liquiddiffusion/tiny.json';
 import small from '../../../../../models/variants/liquiddiffusion/small.json';
 import base from '../../../../../models/variants/liquiddiffusion/base.json';
@@ -87,21 +87,7 @@ function intList(c: Readonly<Record<string, unknown>>, key: ListField, where: st
 
 /** Every field checked; the parameter limit is checked by the caller (config.ts), which traces the model. */
 export function validateLiquidDiffusionConfig(c: Readonly<Record<string, unknown>>, where: string): LiquidDiffusionConfig {
-  const out: Record<string, unknown> = { arch: 'liquiddiffusion' };
-  const variant = c.variant;
-  if (variant === undefined) throw new ConfigError(`${where}: missing field 'variant'`);
-  if (typeof variant !== 'string') throw new ConfigError(`${where}: field 'variant' must be a string, got ${JSON.stringify(variant)}`);
-  out.variant = variant;
-  for (const key of INT_FIELDS) {
-    const value = c[key];
-    if (value === undefined) throw new ConfigError(`${where}: missing field '${key}'`);
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-      throw new ConfigError(`${where}: field '${key}' must be a non-negative integer, got ${JSON.stringify(value)}`);
-    }
-    const limit = LIQUIDDIFFUSION_LIMITS[key];
-    if (value > limit) throw new ConfigError(`${where}: field '${key}' is ${value}, above the limit of ${limit}`);
-    out[key] = value;
-  }
+  const out = checkCommonFields(c, where, 'liquiddiffusion', INT_FIELDS, LIQUIDDIFFUSION_LIMITS);
   out.channels = intList(c, 'channels', where);
   out.blocks = intList(c, 'blocks', where);
   // Field order as in the type, so a validated config reads like the defaults.

@@ -1,6 +1,6 @@
 // LiquidFlow's config: one type with defaults. A variant (models/variants/liquidflow/*.json) lists only what differs;
 // tsup bundles those files into dist, so built and packed packages carry them.
-import { type BaseConfig, ConfigError, type VariantFile } from '../family.js';
+import { type BaseConfig, ConfigError, type VariantFile, checkCommonFields } from '../family.js';
 import tiny from '../../../../../models/variants/liquidflow/tiny.json';
 import small from '../../../../../models/variants/liquidflow/small.json';
 import base from '../../../../../models/variants/liquidflow/base.json';
@@ -84,21 +84,7 @@ export const MAX_TOKENS = 65536;
 
 /** Every field checked; the parameter limit is checked by the caller (config.ts), which traces the model. */
 export function validateLiquidFlowConfig(c: Readonly<Record<string, unknown>>, where: string): LiquidFlowConfig {
-  const out: Record<string, unknown> = { arch: 'liquidflow' };
-  const variant = c.variant;
-  if (variant === undefined) throw new ConfigError(`${where}: missing field 'variant'`);
-  if (typeof variant !== 'string') throw new ConfigError(`${where}: field 'variant' must be a string, got ${JSON.stringify(variant)}`);
-  out.variant = variant;
-  for (const key of INT_FIELDS) {
-    const value = c[key];
-    if (value === undefined) throw new ConfigError(`${where}: missing field '${key}'`);
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-      throw new ConfigError(`${where}: field '${key}' must be a non-negative integer, got ${JSON.stringify(value)}`);
-    }
-    const limit = LIQUIDFLOW_LIMITS[key];
-    if (value > limit) throw new ConfigError(`${where}: field '${key}' is ${value}, above the limit of ${limit}`);
-    out[key] = value;
-  }
+  const out = checkCommonFields(c, where, 'liquidflow', INT_FIELDS, LIQUIDFLOW_LIMITS);
   const cfg = out as unknown as LiquidFlowConfig;
   const must = (ok: boolean, msg: string) => {
     if (!ok) throw new ConfigError(`${where}: ${msg}`);
