@@ -49,7 +49,9 @@ function configureWasm(ort: Ort, o: WasmOptions): number {
 const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0];
 
 /** Why WebGPU cannot be used here, or the adapter to use; `fallback`: a software adapter (e.g. SwiftShader). */
-export async function probeWebGpu(): Promise<{ adapter: GPUAdapter; description: string; fallback: boolean } | { why: string }> {
+export type WebGpuProbe = { adapter: GPUAdapter; description: string; fallback: boolean } | { why: string };
+
+export async function probeWebGpu(): Promise<WebGpuProbe> {
   const gpu = typeof navigator !== 'undefined' ? (navigator as Navigator & { gpu?: GPU }).gpu : undefined;
   if (!gpu) {
     const secure = typeof isSecureContext === 'undefined' || isSecureContext;
@@ -72,6 +74,8 @@ export async function probeWebGpu(): Promise<{ adapter: GPUAdapter; description:
 /** Opens `bytes` (from `where`, named in errors) on a device. */
 export async function openSession(
   ort: Ort, bytes: Uint8Array, device: WebDevice, o: WasmOptions & { gpuLatents?: boolean } = {}, where = 'model',
+  /** The adapter probe already made for this load (chooseDtype's), so the adapter is requested once. */
+  probed?: WebGpuProbe,
 ): Promise<OpenedSession> {
   if (!WEB_DEVICES.includes(device)) throw new Error(`unknown device '${device}': expected one of ${WEB_DEVICES.join(', ')}`);
   const threads = configureWasm(ort, o);
@@ -90,7 +94,7 @@ export async function openSession(
     throw engineError(where, 'open the model', e);
   });
   if (device === 'wasm') return { session: await onWasm(), device: 'wasm', reason: `requested, ${wasmNote}`, threads };
-  const probe = await probeWebGpu();
+  const probe = probed ?? (await probeWebGpu());
   let why: string;
   if ('adapter' in probe && probe.fallback && device === 'auto') {
     // A software adapter runs WebGPU on the CPU, measured ~0.4 GFLOP/s against wasm's ~25: far slower than wasm.
@@ -122,12 +126,12 @@ export async function openSession(
  * What `dtype: 'auto'` loads: fp16 where the model will run on a WebGPU adapter with shader-f16 (half the download),
  * fp32 elsewhere; an explicit dtype is loaded as asked. Returns the choice and why.
  */
-export async function chooseDtype(requested: DtypeOption, device: WebDevice): Promise<{ dtype: ModelDtype; reason: string }> {
+export async function chooseDtype(requested: DtypeOption, device: WebDevice): Promise<{ dtype: ModelDtype; reason: string; probe?: WebGpuProbe }> {
   if (requested !== 'auto') return { dtype: requested, reason: 'requested' };
   if (device === 'wasm') return { dtype: 'fp32', reason: 'auto: fp32 on wasm' };
   const probe = await probeWebGpu();
-  if (!('adapter' in probe)) return { dtype: 'fp32', reason: `auto: fp32 (no WebGPU: ${probe.why})` };
-  if (probe.fallback && device === 'auto') return { dtype: 'fp32', reason: 'auto: fp32 (a software WebGPU adapter: the model runs on wasm)' };
-  if (!probe.adapter.features.has('shader-f16')) return { dtype: 'fp32', reason: `auto: fp32 (WebGPU adapter ${probe.description} lacks shader-f16)` };
-  return { dtype: 'fp16', reason: `auto: fp16 (WebGPU adapter ${probe.description} has shader-f16)` };
+  if (!('adapter' in probe)) return { dtype: 'fp32', reason: `auto: fp32 (no WebGPU: ${probe.why})`, probe };
+  if (probe.fallback && device === 'auto') return { dtype: 'fp32', reason: 'auto: fp32 (a software WebGPU adapter: the model runs on wasm)', probe };
+  if (!probe.adapter.features.has('shader-f16')) return { dtype: 'fp32', reason: `auto: fp32 (WebGPU adapter ${probe.description} lacks shader-f16)`, probe };
+  return { dtype: 'fp16', reason: `auto: fp16 (WebGPU adapter ${probe.description} has shader-f16)`, probe };
 }

@@ -91,7 +91,7 @@ export class LiquidFlow {
     const dtypeReason = typeof model === 'string' || model instanceof URL ? choice.reason : requested === 'auto' ? `auto: the bytes given are ${dtype}` : 'requested';
     let opened: OpenedSession;
     try {
-      opened = await openSession(ort, fetched.bytes, options.device ?? 'auto', options, fetched.url);
+      opened = await openSession(ort, fetched.bytes, options.device ?? 'auto', options, fetched.url, choice.probe);
     } catch (e) {
       if (e instanceof EngineError) throw e;
       throw new Error(`${fetched.url}: ${(e as Error).message}`);

@@ -81,11 +81,11 @@ describe('runtime-web dtype (Node, wasm)', () => {
   it("'auto' picks fp16 on a WebGPU adapter with shader-f16, fp32 on one without or on a software one, and says why", async () => {
     const adapter = (features: string[], fallback = false) => ({ features: new Set(features), info: { vendor: 'acme', architecture: 'gpu', description: '', isFallbackAdapter: fallback } });
     vi.stubGlobal('navigator', { gpu: { requestAdapter: async () => adapter(['shader-f16']) } });
-    expect(await chooseDtype('auto', 'auto')).toEqual({ dtype: 'fp16', reason: 'auto: fp16 (WebGPU adapter acme gpu has shader-f16)' });
+    expect(await chooseDtype('auto', 'auto')).toMatchObject({ dtype: 'fp16', reason: 'auto: fp16 (WebGPU adapter acme gpu has shader-f16)' });
     expect(await chooseDtype('q8', 'auto')).toEqual({ dtype: 'q8', reason: 'requested' });
     expect((await chooseDtype('auto', 'wasm')).dtype).toBe('fp32');
     vi.stubGlobal('navigator', { gpu: { requestAdapter: async () => adapter([]) } });
-    expect(await chooseDtype('auto', 'webgpu')).toEqual({ dtype: 'fp32', reason: 'auto: fp32 (WebGPU adapter acme gpu lacks shader-f16)' });
+    expect(await chooseDtype('auto', 'webgpu')).toMatchObject({ dtype: 'fp32', reason: 'auto: fp32 (WebGPU adapter acme gpu lacks shader-f16)' });
     vi.stubGlobal('navigator', { gpu: { requestAdapter: async () => adapter(['shader-f16'], true) } });
     expect((await chooseDtype('auto', 'auto')).reason).toMatch(/software WebGPU adapter/);
     vi.stubGlobal('navigator', {});
