@@ -13,6 +13,7 @@ import { freshCheckpoint } from '@liquidflow/checkpoint';
 import { exportBytes } from '@liquidflow/exporter';
 import { LiquidFlow as NodeLiquidFlow } from '@liquidflow/runtime-node';
 import { type StaticServer, startServer } from '../../../examples/web/serve.mjs';
+import { perturbedWeights } from '../../exporter/test/weights-fixture.js';
 
 const CHROMIUM = process.env.LIQUIDFLOW_CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = [
@@ -23,6 +24,10 @@ const ARGS = [
 const CONFIG = resolveConfig('tiny', { img_size: 16, dim: 32, depth: 2, head_dim: 16, d_state: 8 });
 const RUN = { count: 2, steps: 4, seed: 7 };
 const MODEL = '/models/tiny16.onnx';
+// The second family through the same app: a LiquidDiffusion tiny scaled down to 16 px (weights perturbed from the
+// init, whose zero-ish output head would make any two runtimes agree trivially).
+const LD_CONFIG = resolveConfig('tiny', { arch: 'liquiddiffusion', img_size: 16, channels: [8, 16, 32], norm_groups: 4, time_freq_dim: 32 });
+const LD_MODEL = '/models/diffusion16.onnx';
 // Measured on this model: wasm and webgpu (latents on or off the GPU) differ from onnxruntime-node by <= 1.2e-7 in
 // RGB [0, 1] and not at all in RGBA bytes. The bounds leave room for other adapters' float reassociation (fused
 // multiply-adds, other reduction orders) but stay far below what a wrong sampler, seed or time step would give (tenths).
@@ -34,6 +39,7 @@ let context: BrowserContext | undefined;
 let modelDir = '';
 let profileDir = '';
 const reference: Record<'euler' | 'heun', { rgba: Uint8ClampedArray[]; rgb: Float32Array[] }> = {} as never;
+let ldReference: { run: Uint8ClampedArray[]; oneStep: Uint8ClampedArray[] } = { run: [], oneStep: [] };
 
 // No browser is a failure of every test here, never a skip: CI installs Chromium, and a machine without it must say so.
 const MISSING = existsSync(CHROMIUM)
@@ -62,6 +68,15 @@ beforeAll(async () => {
     reference[sampler] = { rgba: images.map((i) => i.data), rgb: images.map((i) => i.rgb) };
   }
   await node.dispose();
+
+  const ldWeights = perturbedWeights(LD_CONFIG, 3);
+  writeFileSync(join(modelDir, 'diffusion16.onnx'), exportBytes({ ...freshCheckpoint(LD_CONFIG, 0), weights: ldWeights, ema: ldWeights }).bytes);
+  const ld = await NodeLiquidFlow.load(join(modelDir, 'diffusion16.onnx'), { device: 'cpu' });
+  ldReference = {
+    run: (await ld.generate({ ...RUN, sampler: 'euler' })).map((i) => i.data),
+    oneStep: (await ld.generate({ ...RUN, count: 1, steps: 1, sampler: 'euler' })).map((i) => i.data),
+  };
+  await ld.dispose();
 
   server = await startServer({ mounts: { '/models/': modelDir } });
   context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: ARGS });
@@ -225,6 +240,24 @@ describe('runtime-web in Chromium', () => {
         expect(timing.marks).toHaveLength(RUN.steps);
         expect(timing.total - (timing.marks.at(-1) ?? 0)).toBeLessThan(timing.total / RUN.steps);
       }
+      await page.close();
+    }
+  });
+
+  it('runs a LiquidDiffusion model unchanged (wasm, WebGPU, a worker), says its family, and matches the Node runtime', async () => {
+    // WebGPU gets one image and one step: SwiftShader compiles a shader per distinct node on the first call (~2000 nodes).
+    const cases = [{ device: 'wasm' }, { device: 'wasm', worker: 1 }, { device: 'webgpu', count: 1, steps: 1 }];
+    for (const query of cases) {
+      const page = await openPage();
+      const r = await runApp(page, { ...query, model: LD_MODEL });
+      expect(r.error).toBe('');
+      expect(r.state).toBe('done');
+      expect(r.device).toBe(query.device);
+      expect(r.cacheText).toMatch(/^liquiddiffusion tiny 16px, /);
+      const want = 'steps' in query ? ldReference.oneStep : ldReference.run;
+      const bytes = maxDiff(r.rgba, want);
+      console.log(`liquiddiffusion ${JSON.stringify(query)} vs node: max RGBA diff ${bytes}`);
+      expect(bytes).toBeLessThanOrEqual(BYTE_TOL);
       await page.close();
     }
   });
