@@ -14,6 +14,8 @@ export class TfjsEngine implements TrainEngine {
   private readonly model: TfModel;
   private readonly ema: TfModel;
   private readonly opt: AdamW;
+  /** The wasm module aborted (heap exhausted): every later call into it faults, disposing included. */
+  private heapLost = false;
 
   constructor(
     private readonly config: ModelConfig,
@@ -36,8 +38,12 @@ export class TfjsEngine implements TrainEngine {
       const parts = trainStep(this.model, this.opt, x0, noise, t, b.physics, b.lr);
       updateEma(this.ema, this.model, b.emaDecay);
       return parts;
+    } catch (e) {
+      const explained = explainWasmFailure(e, tf.getBackend(), this.config, b.t.length);
+      this.heapLost = explained !== e;
+      throw explained;
     } finally {
-      tf.dispose([x0, noise, t]);
+      if (!this.heapLost) tf.dispose([x0, noise, t]);
     }
   }
 
@@ -50,8 +56,23 @@ export class TfjsEngine implements TrainEngine {
   }
 
   async dispose(): Promise<void> {
+    if (this.heapLost) return; // nothing left to free, and trying would replace the step's error with a fault
     this.model.dispose();
     this.ema.dispose();
     this.opt.dispose();
   }
+}
+
+/**
+ * The wasm backend's heap is one wasm32 memory (4 GB at most): a step whose activations do not fit aborts inside
+ * XNNPACK with "memory access out of bounds", which names neither the cause nor a way out. This says both; other
+ * errors pass through unchanged.
+ */
+export function explainWasmFailure(e: unknown, backend: string, cfg: ModelConfig, batch: number): unknown {
+  const message = e instanceof Error ? e.message : String(e);
+  if (backend !== 'wasm' || !/memory access out of bounds|out of memory|Aborted\(/i.test(message)) return e;
+  return new Error(
+    `the wasm backend ran out of memory in a training step (${cfg.arch} ${cfg.variant} ${cfg.img_size}px at --batch_size ${batch}; ` +
+      `its heap is one wasm32 memory of at most 4 GB): lower --batch_size or use --backend ort, which has no such limit (${message})`,
+  );
 }

@@ -12,7 +12,7 @@ import { freshCheckpoint } from '@liquidflow/checkpoint';
 import { TfModel } from '@liquidflow/tfjs';
 import {
   AdamW, DatasetError, MAX_IDX_BYTES, NonFiniteLossError, checkDecodedSize, emaDecayAt, epochOrder, learningRate, loadFashionMnist, makeBatch,
-  parseIdxImages, physicsWarmup, trainStep, type ImageDataset,
+  parseIdxImages, explainWasmFailure, physicsWarmup, trainStep, type ImageDataset,
 } from '@liquidflow/trainer';
 import { idxImages, syntheticImages } from './helpers';
 
@@ -372,5 +372,23 @@ describe('trainStep and a non-finite loss', () => {
     tf.dispose([x0, noise, t]);
     model.dispose();
     opt.dispose();
+  });
+});
+
+describe('explainWasmFailure: a wasm heap exhausted by a training step', () => {
+  const cfg = resolveConfig('tiny', { arch: 'liquiddiffusion', img_size: 32 });
+  it("turns XNNPACK's abort into the cause and the two ways out", () => {
+    // The message TF.js's wasm backend gave for liquiddiffusion tiny at 32 px, batch 16 (batch 8 fits).
+    const e = explainWasmFailure(new Error('memory access out of bounds'), 'wasm', cfg, 16) as Error;
+    expect(e.message).toBe(
+      'the wasm backend ran out of memory in a training step (liquiddiffusion tiny 32px at --batch_size 16; its heap is one ' +
+        'wasm32 memory of at most 4 GB): lower --batch_size or use --backend ort, which has no such limit (memory access out of bounds)',
+    );
+  });
+  it('passes other errors, and any error on other backends, through unchanged', () => {
+    const other = new Error('shapes do not match');
+    expect(explainWasmFailure(other, 'wasm', cfg, 16)).toBe(other);
+    const oom = new Error('memory access out of bounds');
+    expect(explainWasmFailure(oom, 'cpu', cfg, 16)).toBe(oom);
   });
 });
