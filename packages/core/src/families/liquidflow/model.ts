@@ -106,7 +106,7 @@ function liquidSSMBlock<T>(p: Scope<T>, cfg: LiquidFlowConfig, x: T, c: T, order
  * across all G columns, corner included. Zero padding plus a [G*G, D] table (a 0/1 placement matrix times the
  * vectors), so no op beyond pad, matmul and a broadcast add is needed and the batch stays dynamic.
  */
-function insertPadTokens<T>(root: Scope<T>, cfg: LiquidFlowConfig, h: T): T {
+export function insertPadTokens<T>(root: Scope<T>, cfg: LiquidFlowConfig, h: T): T {
   const ops = root.ops;
   const { grid: g, padded: G } = dims(cfg);
   const pad = cfg.pad_tokens;
@@ -127,7 +127,7 @@ function insertPadTokens<T>(root: Scope<T>, cfg: LiquidFlowConfig, h: T): T {
 }
 
 /** [B, G*G, D] -> [B, g*g, D]: the padding rows and columns dropped (DiM's lateral_token_unpad). */
-function removePadTokens<T>(ops: Ops<T>, cfg: LiquidFlowConfig, h: T): T {
+export function removePadTokens<T>(ops: Ops<T>, cfg: LiquidFlowConfig, h: T): T {
   const { grid: g, padded: G } = dims(cfg);
   const map = ops.reshape(h, [-1, G, G, cfg.dim]);
   return ops.reshape(ops.slice(ops.slice(map, 1, 0, g), 2, 0, g), [-1, g * g, cfg.dim]);
