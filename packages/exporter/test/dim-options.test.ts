@@ -56,6 +56,24 @@ describe('ORT vs TF.js parity of each DiM option (tiny structure, dim 64, 32 px)
   });
 });
 
+describe("scan_schedule 'dim' moves tokens only: with the SSM branch off, it gives 'snake''s output", () => {
+  // alpha = sigmoid(-100) mixes in no SSM; everything left is per token, so any schedule must give the same output,
+  // and a wrong restore or a long skip joined in another order would not.
+  for (const pad_tokens of [0, 2]) {
+    it(`pad_tokens ${pad_tokens}, depth 8 and 7`, async () => {
+      for (const depth of [8, 7]) {
+        const cfg = small({ pad_tokens, depth });
+        const weights = perturbedWeights(cfg, 11);
+        for (const k of Object.keys(weights)) if (k.endsWith('alpha_logit')) weights[k].fill(-100);
+        const { x, t, dims } = verificationBatch(cfg, 2, 4);
+        const snake = await runTfjs(cfg, weights, x, t, dims);
+        const dim = await runTfjs({ ...cfg, scan_schedule: 'dim' }, weights, x, t, dims);
+        expect(maxAbsDiff(snake, dim), `depth ${depth}`).toBeLessThan(1e-5);
+      }
+    });
+  }
+});
+
 /** DiM's lateral_token_pad (adapter_attn4mamba.py), ported: tokens [B, g*g, D], pad [pad, D] -> [B, G*G, D]. */
 function dimLateralPad(x: Float32Array, b: number, g: number, d: number, pad: Float32Array, p: number): Float32Array {
   const G = g + p;
