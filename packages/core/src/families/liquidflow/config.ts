@@ -30,7 +30,10 @@ export interface LiquidFlowConfig extends BaseConfig {
   mlp_ratio: number;
   /** Width of the sinusoidal timestep features fed to the time MLP. */
   time_freq_dim: number;
-  /** Number of zigzag scan orders the blocks rotate through (1..4: row snake, column snake, and their reverses). */
+  /**
+   * Number of scan orders the blocks rotate through, 1..4: 'snake' takes row snake, column snake and their reverses;
+   * 'dim' the first of H+, H-, V+, V- (DiM's cycle, cut as its scan_pattern_len cuts it).
+   */
   scan_orders: number;
   // DiM's options (seed 001); each default is the model saved before the field existed.
   /** Learnable padding tokens (DiM's lateral schedule): the token grid becomes (g+pad)^2 inside the blocks. */
