@@ -171,7 +171,7 @@ export function liquidFlow<T>(ops: Ops<T>, cfg: LiquidFlowConfig, x: T, t: T): T
   const restore = relativeOrder(current, rasterOrder(0, padded, padded));
   if (restore) h = ops.permute(h, 1, restore);
   if (cfg.pad_tokens > 0) h = removePadTokens(ops, cfg, h);
-  if (cfg.smoothers === 'tokens') h = depthwiseResidual(root.child('last_conv'), h, grid, d); // DiM's last smoother
+  if (cfg.smoothers === 'tokens') h = depthwiseResidual(root.child('last_conv'), h, grid, d); // DiM's last smoother, residual like stem_conv
 
   const f = root.child('final');
   const out = f.run(() => {
