@@ -8,6 +8,7 @@ export * from './param-init.js';
 export * from './ops.js';
 export * from './param-scope.js';
 export * from './zigzag-order.js';
+export * from './dim-scan-schedule.js';
 export * from './selective-scan.js';
 export * from './selective-scan-reference.js';
 export * from './layers/linear.js';

@@ -86,6 +86,9 @@ describe('selectiveScan (chunked, TF.js cpu) matches the sequential float64 recu
     { batch: 2, len: 5, heads: 2, headDim: 5, state: 8, seed: 2 },
     { batch: 2, len: 64, heads: 2, headDim: 8, state: 16, seed: 3 },
     { batch: 2, len: 100, heads: 2, headDim: 6, state: 16, seed: 4 }, // Q = 16, 7 chunks: padded to 112
+    // pad_tokens 3 grids: 8+3 squared (Q = 16, padded to 128) and 32+3 squared (Q = 64, 20 chunks: padded to 1280)
+    { batch: 2, len: 121, heads: 2, headDim: 4, state: 8, seed: 6 },
+    { batch: 1, len: 1225, heads: 2, headDim: 4, state: 8, seed: 7 },
     { batch: 2, len: 4096, heads: 2, headDim: 8, state: 16, seed: 5 },
   ];
   for (const c of cases) {

@@ -1,8 +1,9 @@
 // The one check of liquidflow-train's options, for the values given as flags and for those a --resume takes from the
 // checkpoint's config.json (train record): both reach the same allocations and loops, so both get the same limits.
-import { MAX_COUNT, MAX_STEPS } from '@liquidflow/core';
+import { LIQUIDFLOW_LIMITS, MAX_COUNT, MAX_STEPS, SCAN_SCHEDULES, SMOOTHERS } from '@liquidflow/core';
 
-type Rule = { kind: 'int'; min: number; max?: number } | { kind: 'number'; min: number; max?: number } | { kind: 'boolean' } | { kind: 'string' };
+type Rule = { kind: 'int'; min: number; max?: number } | { kind: 'number'; min: number; max?: number } | { kind: 'boolean' } | { kind: 'string' }
+  | { kind: 'enum'; values: readonly string[] };
 
 /** Images per training batch: 4096 at 128 px is already a 0.8 GB batch tensor. */
 export const MAX_BATCH_SIZE = 4096;
@@ -38,6 +39,10 @@ const RULES: Record<string, Rule> = {
   dataset: { kind: 'string' },
   data_dir: { kind: 'string' },
   eval_features: { kind: 'string' },
+  // LiquidFlow's architecture overrides (the config's own check bounds them again, with the model's other fields).
+  pad_tokens: { kind: 'int', min: 0, max: LIQUIDFLOW_LIMITS.pad_tokens },
+  smoothers: { kind: 'enum', values: SMOOTHERS },
+  scan_schedule: { kind: 'enum', values: SCAN_SCHEDULES },
 };
 
 /**
@@ -53,6 +58,10 @@ export function checkTrainOptions(
     const fail = (expected: string) => {
       throw makeError(`${name(k)} must be ${expected}, got ${typeof v === 'string' ? `'${v}'` : JSON.stringify(v) ?? String(v)}`);
     };
+    if (rule.kind === 'enum') {
+      if (typeof v !== 'string' || !rule.values.includes(v)) fail(`one of ${rule.values.join(', ')}`);
+      continue;
+    }
     if (rule.kind === 'boolean' || rule.kind === 'string') {
       if (typeof v !== rule.kind) fail(`a ${rule.kind}`);
       continue;

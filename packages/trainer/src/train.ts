@@ -35,6 +35,10 @@ export interface TrainOptions {
   arch: string;
   model_size: string;
   img_size?: number;
+  /** LiquidFlow architecture overrides of a new run (ARCH_OVERRIDES); a resume or init_from keeps the checkpoint's. */
+  pad_tokens?: number;
+  smoothers?: string;
+  scan_schedule?: string;
   dataset: string;
   data_dir?: string;
   epochs: number;
@@ -111,6 +115,9 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   eval_count: 500,
   prefetch: 2,
 };
+
+/** Flags that set a config field of a new run's model; a resume or init_from refuses one that disagrees. */
+export const ARCH_OVERRIDES = ['pad_tokens', 'smoothers', 'scan_schedule'] as const;
 
 /** Options a resume takes from the checkpoint unless the command line sets them. */
 const RUN_FIELDS: (keyof TrainOptions)[] = [
@@ -190,7 +197,18 @@ export async function train(
   let config: ModelConfig;
   // Before anything touches --out: an unknown --arch fails naming the known families.
   getFamily(o.arch, '--arch');
-  const fresh = () => resolveConfig(o.model_size, { arch: o.arch as ArchName, ...(o.img_size === undefined ? {} : { img_size: o.img_size }) });
+  const overrides = Object.fromEntries(ARCH_OVERRIDES.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+  for (const k of Object.keys(overrides)) {
+    if (!Object.hasOwn(getFamily(o.arch).defaults, k)) throw new ConfigError(`--${k} is not an option of --arch ${o.arch}`);
+  }
+  const fresh = () => resolveConfig(o.model_size, { arch: o.arch as ArchName, ...overrides, ...(o.img_size === undefined ? {} : { img_size: o.img_size }) });
+  /** A checkpoint's architecture is kept: an override that differs from it is refused. */
+  const keepsArchitecture = (cfg: ModelConfig, where: string, hint: string) => {
+    for (const [k, v] of Object.entries(overrides)) {
+      const saved = (cfg as unknown as Record<string, unknown>)[k];
+      if (saved !== v) throw new CheckpointError(`${where}: --${k} ${v} does not match the checkpoint's ${k} ${JSON.stringify(saved)}${hint}`);
+    }
+  };
   await checkRunDir(o, explicit);
 
   if (o.steps === 0 && !o.resume && !o.init_from) {
@@ -213,6 +231,7 @@ export async function train(
     if (explicit.has('img_size') && o.img_size !== config.img_size) {
       throw new CheckpointError(`${where}: --img_size ${o.img_size} does not match the checkpoint's img_size ${config.img_size} (use --init_from to change resolution)`);
     }
+    keepsArchitecture(config, where, '');
     const saved = (ckpt.train ?? {}) as Partial<TrainOptions>;
     for (const k of RUN_FIELDS) if (!explicit.has(k) && saved[k] !== undefined) (o as Record<string, unknown>)[k] = saved[k];
     // Saved options get the flags' checks: a corrupt or hand-edited train record fails here, naming the field.
@@ -229,6 +248,7 @@ export async function train(
     if (explicit.has('model_size') && o.model_size !== from.config.variant) {
       throw new CheckpointError(`${where}: --model_size ${o.model_size} does not match the checkpoint's variant '${from.config.variant}' (--init_from keeps the architecture)`);
     }
+    keepsArchitecture(from.config, where, ' (--init_from keeps the architecture)');
     // The checkpoint's architecture at another image size; the family resizes the weights that depend on it.
     const size = o.img_size ?? from.config.img_size;
     const problem = familyOf(from.config).imageSizeProblem(from.config, size);

@@ -276,3 +276,57 @@ describe('liquidflow-train CLI', () => {
     expect(existsSync(join(out, 'config.json'))).toBe(true);
   });
 });
+
+describe("liquidflow-train: DiM's options (--pad_tokens, --smoothers, --scan_schedule)", () => {
+  it('are listed in --help and set the new run\'s config (kebab-case too); absent, the config is today\'s', async () => {
+    const help = run('--help').stdout;
+    for (const flag of ['--pad_tokens', '--smoothers', '--scan_schedule']) expect(help).toContain(flag);
+    const out = join(tmp, 'dim-all');
+    const r = run('--img_size', '16', '--steps', '0', '--pad_tokens', '3', '--smoothers', 'tokens', '--scan-schedule', 'dim', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    const ck = await loadCheckpoint(out);
+    const cfg = ck.config as LiquidFlowConfig;
+    expect({ pad_tokens: cfg.pad_tokens, smoothers: cfg.smoothers, scan_schedule: cfg.scan_schedule }).toEqual({ pad_tokens: 3, smoothers: 'tokens', scan_schedule: 'dim' });
+    expect(ck.weights.pad_tokens.length).toBe(3 * cfg.dim);
+    expect(ck.weights['last_conv.weight']).toBeDefined();
+    expect(ck.weights['refine_conv.weight']).toBeUndefined();
+    const plain = join(tmp, 'dim-none');
+    expect(run('--img_size', '16', '--steps', '0', '--out', plain).code).toBe(0);
+    const p = (await loadCheckpoint(plain)).config as LiquidFlowConfig;
+    expect({ pad_tokens: p.pad_tokens, smoothers: p.smoothers, scan_schedule: p.scan_schedule }).toEqual({ pad_tokens: 0, smoothers: 'pixels', scan_schedule: 'snake' });
+  });
+
+  it('a bad value fails naming the flag and the allowed values, writing nothing', () => {
+    const cases: [string[], string][] = [
+      [['--smoothers', 'pixel'], "--smoothers must be one of pixels, tokens, got 'pixel'"],
+      [['--scan_schedule', 'zigzag'], "--scan_schedule must be one of snake, dim, got 'zigzag'"],
+      [['--pad_tokens', '-1'], '--pad_tokens must be a non-negative integer, got -1'],
+      [['--pad_tokens', '99'], '--pad_tokens is 99, above the limit of 16'],
+      [['--arch', 'liquiddiffusion', '--pad_tokens', '2'], '--pad_tokens is not an option of --arch liquiddiffusion'],
+    ];
+    for (const [args, message] of cases) {
+      const r = run('--img_size', '16', '--steps', '0', ...args, '--out', join(tmp, 'dim-bad'));
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr).toContain(message);
+      expect(existsSync(join(tmp, 'dim-bad'))).toBe(false);
+    }
+  });
+
+  it('--init_from keeps them (padding tokens carried over unchanged) and refuses a different value; so does --resume', async () => {
+    const src = join(tmp, 'dim-src');
+    expect(run('--img_size', '16', '--steps', '0', '--pad_tokens', '2', '--scan_schedule', 'dim', '--out', src).code).toBe(0);
+    const up = join(tmp, 'dim-up');
+    const r = run('--init_from', src, '--img_size', '32', '--steps', '0', '--out', up);
+    expect(r.code, r.stderr).toBe(0);
+    const [a, b] = [await loadCheckpoint(src), await loadCheckpoint(up)];
+    expect(b.config).toEqual({ ...a.config, img_size: 32 });
+    expect(Array.from(b.weights.pad_tokens)).toEqual(Array.from(a.ema.pad_tokens));
+    const r2 = run('--init_from', src, '--img_size', '32', '--pad_tokens', '3', '--steps', '0', '--out', join(tmp, 'dim-never'));
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toContain("--pad_tokens 3 does not match the checkpoint's pad_tokens 2 (--init_from keeps the architecture)");
+    const r3 = run('--resume', src, '--scan_schedule', 'snake', '--steps', '3');
+    expect(r3.code).toBe(1);
+    expect(r3.stderr).toContain(`--scan_schedule snake does not match the checkpoint's scan_schedule "dim"`);
+    expect(existsSync(join(tmp, 'dim-never'))).toBe(false);
+  });
+});

@@ -1,6 +1,6 @@
 // The onnxruntime training engine against the TF.js one, which is its oracle:
-//  - gradients of the whole step graph vs tf.variableGrads for every variant's structure (scaled down) and tiny at
-//    32 px at full width, of both families: each parameter within 1e-4 of its largest gradient, the loss terms within
+//  - gradients of the whole step graph vs tf.variableGrads for every variant's structure (scaled down), tiny at
+//    32 px at full width, and LiquidFlow's DiM options, of both families: each parameter within 1e-4 of its largest gradient, the loss terms within
 //    1e-5 relative;
 //  - whole steps (clipping, AdamW from resumed moments, EMA): weights, moments and EMA within 1e-5;
 //  - a NaN loss leaves the state untouched; a batch of another shape is refused; the graph is opset 17 on the
@@ -105,6 +105,11 @@ describe('gradients: ORT step graph vs tf.variableGrads', () => {
   const cases: [string, LiquidFlowConfig, number][] = [
     ...LIQUIDFLOW_VARIANT_NAMES.map((n): [string, LiquidFlowConfig, number] => [`${n} structure, scaled down`, scaled(n), 2]),
     ['tiny at 32 px, full width', resolveConfig('tiny', { img_size: 32 }), 2],
+    // DiM's options (seed 001), each on tiny's structure scaled down, and all three together.
+    ...([
+      ['pad_tokens 2', { pad_tokens: 2 }], ["smoothers 'tokens'", { smoothers: 'tokens' }], ["scan_schedule 'dim'", { scan_schedule: 'dim' }],
+      ['all three DiM options', { pad_tokens: 2, smoothers: 'tokens', scan_schedule: 'dim' }],
+    ] as [string, Partial<LiquidFlowConfig>][]).map(([label, o]): [string, LiquidFlowConfig, number] => [`DiM ${label}, tiny structure scaled down`, resolveConfig('tiny', { ...scaled('tiny'), ...o }), 2]),
   ];
   // LiquidDiffusion: each variant's stages and blocks at an eighth of its width, 16 px.
   const narrow = (name: string) => {
@@ -225,6 +230,22 @@ describe('engine choice and switching engines mid-run', () => {
   });
 
   const quiet = () => {};
+  it("with DiM's three options, 3 ort steps train as 3 wasm (TF.js) steps do, padding tokens included", async () => {
+    const dim = { pad_tokens: 2, smoothers: 'tokens', scan_schedule: 'dim', steps: 3 };
+    const runs: Checkpoint[] = [];
+    for (const backend of ['ort', 'wasm'] as const) {
+      const out = join(root, `dim-${backend}`);
+      const r = await train(smallRun(out, data, { ...dim, backend }), new Set(['steps', 'pad_tokens', 'smoothers', 'scan_schedule']), quiet);
+      expect(Number.isFinite(r.lastLoss)).toBe(true);
+      runs.push(await loadCheckpoint(out));
+    }
+    const [a, b] = runs;
+    expect((a.config as LiquidFlowConfig).scan_schedule).toBe('dim');
+    const init = freshCheckpoint(a.config, a.seed).weights.pad_tokens;
+    expect(maxAbsDiff({ p: a.weights.pad_tokens }, { p: init }), 'the padding tokens train').toBeGreaterThan(1e-4);
+    expect(maxAbsDiff(a.weights, b.weights)).toBeLessThan(1e-5);
+  }, 120_000);
+
   for (const [first, second] of [['wasm', 'ort'], ['ort', 'wasm']] as const) {
     it(`${first} for 3 steps, then --resume --backend ${second} to 6: continues as one ${first} run would`, async () => {
       const whole = join(root, `whole-${first}`);

@@ -78,3 +78,18 @@ export function checkCommonFields<K extends string>(
   }
   return out;
 }
+
+/**
+ * One string field whose value must be one of `allowed`. Absent, it takes `absent`: the value that reproduces the
+ * configs saved before the field existed. `where` (a file, a flag) starts the message.
+ */
+export function checkEnumField<V extends string>(
+  c: Readonly<Record<string, unknown>>, key: string, allowed: readonly V[], absent: V, where: string,
+): V {
+  const value = c[key];
+  if (value === undefined) return absent;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(`${where}: field '${key}' must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as V;
+}

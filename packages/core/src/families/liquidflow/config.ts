@@ -1,6 +1,6 @@
 // LiquidFlow's config: one type with defaults. A variant (models/variants/liquidflow/*.json) lists only what differs;
 // tsup bundles those files into dist, so built and packed packages carry them.
-import { type BaseConfig, ConfigError, type VariantFile, checkCommonFields } from '../family.js';
+import { type BaseConfig, ConfigError, type VariantFile, checkCommonFields, checkEnumField } from '../family.js';
 import tiny from '../../../../../models/variants/liquidflow/tiny.json';
 import small from '../../../../../models/variants/liquidflow/small.json';
 import base from '../../../../../models/variants/liquidflow/base.json';
@@ -30,9 +30,24 @@ export interface LiquidFlowConfig extends BaseConfig {
   mlp_ratio: number;
   /** Width of the sinusoidal timestep features fed to the time MLP. */
   time_freq_dim: number;
-  /** Number of zigzag scan orders the blocks rotate through (1..4: row snake, column snake, and their reverses). */
+  /**
+   * Number of scan orders the blocks rotate through, 1..4: 'snake' takes row snake, column snake and their reverses;
+   * 'dim' the first of H+, H-, V+, V- (DiM's cycle, cut as its scan_pattern_len cuts it).
+   */
   scan_orders: number;
+  // DiM's options (seed 001); each default is the model saved before the field existed.
+  /** Learnable padding tokens (DiM's lateral schedule): the token grid becomes (g+pad)^2 inside the blocks. */
+  pad_tokens: number;
+  /** 'pixels': 3x3 depthwise on tokens after the position embedding and on pixels after unpatchify; 'tokens': on tokens after the position embedding and after the last block (DiM). */
+  smoothers: Smoothers;
+  /** 'snake': per-layer zigzag, permuted and restored each layer; 'dim': DiM's mirrored raster schedule, restored once. */
+  scan_schedule: ScanSchedule;
 }
+
+export const SMOOTHERS = ['pixels', 'tokens'] as const;
+export type Smoothers = (typeof SMOOTHERS)[number];
+export const SCAN_SCHEDULES = ['snake', 'dim'] as const;
+export type ScanSchedule = (typeof SCAN_SCHEDULES)[number];
 
 export const LIQUIDFLOW_DEFAULTS: LiquidFlowConfig = {
   arch: 'liquidflow',
@@ -50,6 +65,9 @@ export const LIQUIDFLOW_DEFAULTS: LiquidFlowConfig = {
   mlp_ratio: 4,
   time_freq_dim: 256,
   scan_orders: 4,
+  pad_tokens: 0,
+  smoothers: 'pixels',
+  scan_schedule: 'snake',
 };
 
 type Variant = VariantFile<LiquidFlowConfig>;
@@ -64,10 +82,10 @@ export const LIQUIDFLOW_VARIANTS: Readonly<Record<string, Variant>> = Object.fre
 /** Variant names smallest first (object key order would put '512' first: integer-like keys sort ahead). */
 export const LIQUIDFLOW_VARIANT_NAMES: readonly string[] = Object.freeze(['tiny', 'small', 'base', '512']);
 
-type IntField = Exclude<keyof LiquidFlowConfig, 'arch' | 'variant'>;
+type IntField = Exclude<keyof LiquidFlowConfig, 'arch' | 'variant' | 'smoothers' | 'scan_schedule'>;
 const INT_FIELDS: IntField[] = [
   'img_size', 'patch_size', 'in_channels', 'dim', 'depth', 'expand', 'head_dim', 'd_state', 'd_conv',
-  'cfc_dim', 'mlp_ratio', 'time_freq_dim', 'scan_orders',
+  'cfc_dim', 'mlp_ratio', 'time_freq_dim', 'scan_orders', 'pad_tokens',
 ];
 
 /**
@@ -78,13 +96,16 @@ const INT_FIELDS: IntField[] = [
 export const LIQUIDFLOW_LIMITS: Readonly<Record<IntField, number>> = Object.freeze({
   img_size: 2048, patch_size: 64, in_channels: 16, dim: 4096, depth: 64, expand: 16, head_dim: 4096, d_state: 1024,
   d_conv: 64, cfc_dim: 4096, mlp_ratio: 16, time_freq_dim: 8192, scan_orders: 4,
+  pad_tokens: 16,
 });
 /** Tokens per image ((img_size / patch_size)^2): the scan length every block runs over. 4x 1024 px at patch 4. */
 export const MAX_TOKENS = 65536;
 
 /** Every field checked; the parameter limit is checked by the caller (config.ts), which traces the model. */
 export function validateLiquidFlowConfig(c: Readonly<Record<string, unknown>>, where: string): LiquidFlowConfig {
-  const out = checkCommonFields(c, where, 'liquidflow', INT_FIELDS, LIQUIDFLOW_LIMITS);
+  const out = checkCommonFields({ pad_tokens: 0, ...c }, where, 'liquidflow', INT_FIELDS, LIQUIDFLOW_LIMITS);
+  out.smoothers = checkEnumField(c, 'smoothers', SMOOTHERS, 'pixels', where);
+  out.scan_schedule = checkEnumField(c, 'scan_schedule', SCAN_SCHEDULES, 'snake', where);
   const cfg = out as unknown as LiquidFlowConfig;
   const must = (ok: boolean, msg: string) => {
     if (!ok) throw new ConfigError(`${where}: ${msg}`);
@@ -92,8 +113,8 @@ export function validateLiquidFlowConfig(c: Readonly<Record<string, unknown>>, w
   must(cfg.patch_size >= 1, `patch_size must be >= 1, got ${cfg.patch_size}`);
   must(cfg.img_size >= cfg.patch_size, `img_size ${cfg.img_size} is smaller than patch_size ${cfg.patch_size} (no tokens)`);
   must(cfg.img_size % cfg.patch_size === 0, `img_size ${cfg.img_size} is not a multiple of patch_size ${cfg.patch_size}`);
-  const tokens = (cfg.img_size / cfg.patch_size) ** 2;
-  must(tokens <= MAX_TOKENS, `img_size ${cfg.img_size} at patch_size ${cfg.patch_size} makes ${tokens} tokens, above the limit of ${MAX_TOKENS}`);
+  const tokens = (cfg.img_size / cfg.patch_size + cfg.pad_tokens) ** 2;
+  must(tokens <= MAX_TOKENS, `img_size ${cfg.img_size} at patch_size ${cfg.patch_size} with pad_tokens ${cfg.pad_tokens} makes ${tokens} tokens, above the limit of ${MAX_TOKENS}`);
   must(cfg.in_channels >= 1 && cfg.dim >= 1 && cfg.depth >= 1, 'in_channels, dim and depth must be >= 1');
   must(cfg.expand >= 1 && cfg.head_dim >= 1 && cfg.d_state >= 1 && cfg.d_conv >= 1 && cfg.mlp_ratio >= 1, 'expand, head_dim, d_state, d_conv, mlp_ratio must be >= 1');
   must((cfg.expand * cfg.dim) % cfg.head_dim === 0, `expand*dim (${cfg.expand * cfg.dim}) is not a multiple of head_dim ${cfg.head_dim}`);
@@ -106,9 +127,12 @@ export function validateLiquidFlowConfig(c: Readonly<Record<string, unknown>>, w
 export function liquidFlowDims(cfg: LiquidFlowConfig) {
   const grid = cfg.img_size / cfg.patch_size;
   const inner = cfg.expand * cfg.dim;
+  const padded = grid + cfg.pad_tokens;
   return {
     grid,
     tokens: grid * grid,
+    /** The token grid inside the blocks: grid plus pad_tokens padding rows and columns. */
+    padded,
     patchDim: cfg.patch_size * cfg.patch_size * cfg.in_channels,
     inner,
     heads: inner / cfg.head_dim,

@@ -1,6 +1,7 @@
 // LiquidFlow at another image size (DiM: weak-to-strong training, training-free upsampling at export). Every weight
 // carries over unchanged except the position table, which is resampled (bilinear) from the old token grid to the new
-// one; zigzag orders, scan chunks and the convs' maps all follow from img_size.
+// one; zigzag orders, scan chunks and the convs' maps all follow from img_size. The padding tokens (pad_tokens) are one
+// vector per padding row and column, whatever the grid's size, so they carry over unchanged too (as in DiM).
 import type { Weights } from '../../param-init.js';
 import { type LiquidFlowConfig, liquidFlowDims } from './config.js';
 
