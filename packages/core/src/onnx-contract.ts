@@ -21,10 +21,14 @@ export const METADATA_KEY = {
   weights: 'liquidflow.weights',
   step: 'liquidflow.step',
   timeConvention: 'liquidflow.time_convention',
+} as const;
+
+/** Keys only some exports have. */
+export const OPTIONAL_METADATA_KEY = {
   /**
-   * Present only when the graph has upsample guidance built in (liquidflow-export --upsample_guidance): JSON
-   * {eta, scale, trained_img_size, factor}. Informational: inputs and outputs are unchanged, so a runtime that does
-   * not know the key runs the file as it is (the format version stays 2).
+   * Upsample guidance built into the graph (liquidflow-export --upsample_guidance): JSON {eta, scale,
+   * trained_img_size, factor}. Informational: inputs and outputs are unchanged, so a runtime that does not know the
+   * key runs the file as it is, and the format version stays 2.
    */
   upsampleGuidance: 'liquidflow.upsample_guidance',
 } as const;
@@ -67,7 +71,7 @@ export function modelMetadata(m: ModelMetadata): Record<string, string> {
     [METADATA_KEY.weights]: m.weights,
     [METADATA_KEY.step]: String(m.step),
     [METADATA_KEY.timeConvention]: TIME_CONVENTION,
-    ...(m.upsampleGuidance ? { [METADATA_KEY.upsampleGuidance]: upsampleGuidanceJson(m.upsampleGuidance) } : {}),
+    ...(m.upsampleGuidance ? { [OPTIONAL_METADATA_KEY.upsampleGuidance]: upsampleGuidanceJson(m.upsampleGuidance) } : {}),
   };
 }
 
@@ -78,7 +82,7 @@ function upsampleGuidanceJson(g: UpsampleGuidance): string {
 /** The metadata's upsample guidance, checked against the config it generates at; undefined when absent. */
 function readUpsampleGuidance(raw: string | undefined, config: ModelConfig, trainedImgSize: number, where: string): UpsampleGuidance | undefined {
   if (raw === undefined) return undefined;
-  const bad = (why: string) => new ModelFileError(`${where}: metadata '${METADATA_KEY.upsampleGuidance}' ${why}, got '${raw}'`);
+  const bad = (why: string) => new ModelFileError(`${where}: metadata '${OPTIONAL_METADATA_KEY.upsampleGuidance}' ${why}, got '${raw}'`);
   let p: Record<string, unknown>;
   try {
     p = JSON.parse(raw);
@@ -157,7 +161,7 @@ export function readLiquidFlowInfo(bytes: Uint8Array, where = 'model'): LiquidFl
   if (!/^\d+$/.test(trainedRaw) || trainedImgSize < 1) {
     throw new ModelFileError(`${where}: metadata '${K.trainedImgSize}' must be a positive integer, got '${trainedRaw}'`);
   }
-  const upsampleGuidance = readUpsampleGuidance(info.metadata[K.upsampleGuidance], config, trainedImgSize, where);
+  const upsampleGuidance = readUpsampleGuidance(info.metadata[OPTIONAL_METADATA_KEY.upsampleGuidance], config, trainedImgSize, where);
   return {
     ...info, formatVersion: version, config, trainedImgSize, step: Number(info.metadata[K.step] ?? 0), weights: info.metadata[K.weights] ?? 'unknown',
     ...(upsampleGuidance ? { upsampleGuidance } : {}),
