@@ -68,8 +68,8 @@ export async function exportCheckpointBytes(ckptDir: string, weights: WeightSet 
   return { ...exportBytes(checkpoint, weights, imgSize, guidance), checkpoint };
 }
 
-export async function exportCheckpoint(ckptDir: string, outPath: string, weights: WeightSet = 'ema', imgSize?: number): Promise<ExportResult> {
-  const { bytes, nodes, params, target, checkpoint } = await exportCheckpointBytes(ckptDir, weights, imgSize);
+export async function exportCheckpoint(ckptDir: string, outPath: string, weights: WeightSet = 'ema', imgSize?: number, guidance?: GuidanceOptions): Promise<ExportResult> {
+  const { bytes, nodes, params, target, checkpoint } = await exportCheckpointBytes(ckptDir, weights, imgSize, guidance);
   await writeFileAtomic(outPath, bytes);
   return { path: outPath, nodes, params, bytes: bytes.length, weights, checkpoint, target };
 }
