@@ -3,7 +3,7 @@
 //   inputs   x [N, C, H, W] float32, the noisy image x_t;  t [N] float32 in [0, 1]
 //   output   v [N, C, H, W] float32, the velocity (time convention in flow.ts)
 //   metadata_props  liquidflow.format, .config (JSON: the config it generates at, with its arch), .trained_img_size,
-//                   .weights, .step, .time_convention
+//                   .weights, .step, .time_convention; .upsample_guidance (JSON) only where guidance is built in
 // Every weight lives inside the one file, and N is free (the sampler picks the count).
 import { validateConfig } from './config.js';
 import type { ModelConfig } from './families/registry.js';
@@ -23,6 +23,16 @@ export const METADATA_KEY = {
   timeConvention: 'liquidflow.time_convention',
 } as const;
 
+/** Keys only some exports have. */
+export const OPTIONAL_METADATA_KEY = {
+  /**
+   * Upsample guidance built into the graph (liquidflow-export --upsample_guidance): JSON {eta, scale,
+   * trained_img_size, factor}. Informational: inputs and outputs are unchanged, so a runtime that does not know the
+   * key runs the file as it is, and the format version stays 2.
+   */
+  upsampleGuidance: 'liquidflow.upsample_guidance',
+} as const;
+
 /** 2: the config carries `arch`. 1: LiquidFlow's fields only, read as arch 'liquidflow'. */
 export const ONNX_FORMAT_VERSION = 2;
 const FORMAT_PREFIX = 'liquidflow-onnx/';
@@ -31,12 +41,25 @@ export const ONNX_FORMAT = `${FORMAT_PREFIX}${ONNX_FORMAT_VERSION}`;
 export const OPSET = 17;
 export const TIME_CONVENTION = 'x_t = (1 - t) * x0 + t * noise; v = noise - x0; sample from t=1 to t=0';
 
+/** Upsample guidance built into an export's graph (packages/exporter/README.md derives it). */
+export interface UpsampleGuidance {
+  /** Guidance acts where t >= 1 - eta (the noisiest steps). */
+  eta: number;
+  /** Weight w of the low-frequency correction; 1 moves the pooled velocity onto the low-resolution target. */
+  scale: number;
+  /** The size the second pass runs at (the trained size). */
+  trainedImgSize: number;
+  /** img_size / trainedImgSize, the average-pooling factor m (an integer >= 2). */
+  factor: number;
+}
+
 export interface ModelMetadata {
   /** The config at the size the model generates at. */
   config: ModelConfig;
   trainedImgSize: number;
   weights: string;
   step: number;
+  upsampleGuidance?: UpsampleGuidance;
 }
 
 /** metadata_props of an export, in this order. */
@@ -48,7 +71,33 @@ export function modelMetadata(m: ModelMetadata): Record<string, string> {
     [METADATA_KEY.weights]: m.weights,
     [METADATA_KEY.step]: String(m.step),
     [METADATA_KEY.timeConvention]: TIME_CONVENTION,
+    ...(m.upsampleGuidance ? { [OPTIONAL_METADATA_KEY.upsampleGuidance]: upsampleGuidanceJson(m.upsampleGuidance) } : {}),
   };
+}
+
+function upsampleGuidanceJson(g: UpsampleGuidance): string {
+  return JSON.stringify({ eta: g.eta, scale: g.scale, trained_img_size: g.trainedImgSize, factor: g.factor });
+}
+
+/** The metadata's upsample guidance, checked against the config it generates at; undefined when absent. */
+function readUpsampleGuidance(raw: string | undefined, config: ModelConfig, trainedImgSize: number, where: string): UpsampleGuidance | undefined {
+  if (raw === undefined) return undefined;
+  const bad = (why: string) => new ModelFileError(`${where}: metadata '${OPTIONAL_METADATA_KEY.upsampleGuidance}' ${why}, got '${raw}'`);
+  let p: Record<string, unknown>;
+  try {
+    p = JSON.parse(raw);
+  } catch {
+    throw bad('is not valid JSON');
+  }
+  const eta = p?.eta;
+  const scale = p?.scale;
+  const factor = p?.factor;
+  if (typeof eta !== 'number' || !(eta > 0 && eta <= 1)) throw bad('needs eta in (0, 1]');
+  if (typeof scale !== 'number' || !(scale > 0) || !Number.isFinite(scale)) throw bad('needs a positive scale');
+  if (p.trained_img_size !== trainedImgSize || typeof factor !== 'number' || !Number.isInteger(factor) || factor < 2 || factor * trainedImgSize !== config.img_size) {
+    throw bad(`needs trained_img_size ${trainedImgSize} and factor img_size / trained_img_size = ${config.img_size / trainedImgSize} (an integer >= 2)`);
+  }
+  return { eta, scale, trainedImgSize, factor };
 }
 
 export interface LiquidFlowModelInfo extends OnnxModelInfo {
@@ -60,6 +109,8 @@ export interface LiquidFlowModelInfo extends OnnxModelInfo {
   trainedImgSize: number;
   step: number;
   weights: string;
+  /** Guidance built into the graph; undefined for a plain export. */
+  upsampleGuidance?: UpsampleGuidance;
 }
 
 /** Every export has declared its format; a file without one is read as the first. */
@@ -110,7 +161,11 @@ export function readLiquidFlowInfo(bytes: Uint8Array, where = 'model'): LiquidFl
   if (!/^\d+$/.test(trainedRaw) || trainedImgSize < 1) {
     throw new ModelFileError(`${where}: metadata '${K.trainedImgSize}' must be a positive integer, got '${trainedRaw}'`);
   }
-  return { ...info, formatVersion: version, config, trainedImgSize, step: Number(info.metadata[K.step] ?? 0), weights: info.metadata[K.weights] ?? 'unknown' };
+  const upsampleGuidance = readUpsampleGuidance(info.metadata[OPTIONAL_METADATA_KEY.upsampleGuidance], config, trainedImgSize, where);
+  return {
+    ...info, formatVersion: version, config, trainedImgSize, step: Number(info.metadata[K.step] ?? 0), weights: info.metadata[K.weights] ?? 'unknown',
+    ...(upsampleGuidance ? { upsampleGuidance } : {}),
+  };
 }
 
 const shapeText = (dims: (number | string | null)[]) => `[${dims.map((d) => d ?? '?').join(', ')}]`;

@@ -35,8 +35,11 @@ export interface Graph {
   outputs: GraphValueInfo[];
 }
 
-/** Every op the exporter may emit. Each has a kernel in ORT-web's WebGPU EP and in the WASM/CPU EP (opset 17). */
+/**
+ * Every op the exporter may emit. Each has a kernel in ORT-web's WebGPU EP and in the WASM/CPU EP (opset 17).
+ * Less and Where select per sample on t (upsample guidance), instead of an If node.
+ */
 export const PORTABLE_OPS: ReadonlySet<string> = new Set([
-  'Abs', 'Add', 'Concat', 'Conv', 'Cos', 'Div', 'Erf', 'Exp', 'Gather', 'LayerNormalization', 'Log', 'MatMul', 'Mul', 'Neg',
-  'Pad', 'ReduceMean', 'Relu', 'Reshape', 'Sigmoid', 'Sin', 'Slice', 'Sqrt', 'Sub', 'Tanh', 'Transpose',
+  'Abs', 'Add', 'Concat', 'Conv', 'Cos', 'Div', 'Erf', 'Exp', 'Gather', 'LayerNormalization', 'Less', 'Log', 'MatMul', 'Mul',
+  'Neg', 'Pad', 'ReduceMean', 'Relu', 'Reshape', 'Sigmoid', 'Sin', 'Slice', 'Sqrt', 'Sub', 'Tanh', 'Transpose', 'Where',
 ]);

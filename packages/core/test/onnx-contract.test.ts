@@ -2,7 +2,7 @@
 // runtime reads it back, including files of the first format and files from a newer build.
 import { describe, expect, it } from 'vitest';
 import {
-  ARCH_NAMES, METADATA_KEY, ModelFileError, ONNX_FORMAT, ONNX_FORMAT_VERSION, ONNX_INPUT, ONNX_OUTPUT, modelMetadata, readLiquidFlowInfo,
+  ARCH_NAMES, METADATA_KEY, ModelFileError, OPTIONAL_METADATA_KEY, ONNX_FORMAT, ONNX_FORMAT_VERSION, ONNX_INPUT, ONNX_OUTPUT, modelMetadata, readLiquidFlowInfo,
   resolveConfig,
 } from '@liquidflow/core';
 import { freshCheckpoint } from '@liquidflow/checkpoint';
@@ -68,5 +68,17 @@ describe('ONNX contract', () => {
     const e = readError(withMetadata({ [METADATA_KEY.config]: JSON.stringify({ ...SMALL, arch: 'liquidfoo' }) }));
     expect(e).toBeInstanceOf(ModelFileError);
     expect(e.message).toBe(`m.onnx metadata 'liquidflow.config': unknown arch "liquidfoo": known families are ${ARCH_NAMES.join(', ')}`);
+  });
+
+  it('upsample guidance metadata is checked: valid JSON, eta in (0, 1], a positive scale, factor x trained size = img_size', () => {
+    const key = OPTIONAL_METADATA_KEY.upsampleGuidance;
+    expect(key).toBe('liquidflow.upsample_guidance');
+    const msg = (value: string) => readError(withMetadata({ [key]: value })).message;
+    expect(msg('{eta')).toBe(`m.onnx: metadata '${key}' is not valid JSON, got '{eta'`);
+    expect(msg('{"eta":0,"scale":1,"trained_img_size":16,"factor":2}')).toMatch(/needs eta in \(0, 1\]/);
+    expect(msg('{"eta":0.3,"scale":"1","trained_img_size":16,"factor":2}')).toMatch(/needs a positive scale/);
+    // This file generates at its trained size 16: no factor fits.
+    expect(msg('{"eta":0.3,"scale":1,"trained_img_size":16,"factor":2}')).toMatch(/needs trained_img_size 16 and factor img_size \/ trained_img_size = 1 \(an integer >= 2\)/);
+    expect(readLiquidFlowInfo(withMetadata({})).upsampleGuidance).toBeUndefined();
   });
 });

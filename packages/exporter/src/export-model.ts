@@ -1,8 +1,11 @@
 // liquidflow-export's work: checkpoint directory -> .onnx file (written atomically), with its config as metadata.
-import { type ModelConfig, type Weights, ConfigError, familyOf, modelMetadata, validateConfig, weightsForImageSize } from '@liquidflow/core';
+import {
+  type ModelConfig, type UpsampleGuidance, type Weights, ConfigError, familyOf, modelMetadata, validateConfig, weightsForImageSize,
+} from '@liquidflow/core';
 import { loadCheckpoint, writeFileAtomic, type Checkpoint } from '@liquidflow/checkpoint';
-import { buildGraph } from './build-graph.js';
+import { type BuiltGraph, buildGraph } from './build-graph.js';
 import { encodeModel } from './onnx-writer.js';
+import { type GuidanceOptions, buildGuidedGraph } from './upsample-guidance.js';
 
 export type WeightSet = 'ema' | 'raw';
 
@@ -40,26 +43,33 @@ export function exportTarget(ckpt: Checkpoint, weights: WeightSet, imgSize = ckp
 }
 
 /** metadata_props (onnx-contract.ts); `config` is the one at the size the model generates at. */
-export function exportMetadata(ckpt: Checkpoint, weights: WeightSet, config: ModelConfig = ckpt.config): Record<string, string> {
-  return modelMetadata({ config, trainedImgSize: ckpt.config.img_size, weights, step: ckpt.step });
+export function exportMetadata(ckpt: Checkpoint, weights: WeightSet, config: ModelConfig = ckpt.config, upsampleGuidance?: UpsampleGuidance): Record<string, string> {
+  return modelMetadata({ config, trainedImgSize: ckpt.config.img_size, weights, step: ckpt.step, upsampleGuidance });
 }
 
-/** The encoded model; `imgSize` (default: the trained size) is the size it generates at. */
-export function exportBytes(ckpt: Checkpoint, weights: WeightSet = 'ema', imgSize?: number) {
+/**
+ * The encoded model; `imgSize` (default: the trained size) is the size it generates at. With `guidance`, the graph
+ * also runs the trained-size model on the pooled input and corrects the velocity's low frequencies (upsample-guidance.ts).
+ */
+export function exportBytes(ckpt: Checkpoint, weights: WeightSet = 'ema', imgSize?: number, guidance?: GuidanceOptions) {
   const target = exportTarget(ckpt, weights, imgSize);
-  const built = buildGraph(target.config, target.weights);
-  const bytes = encodeModel(built.graph, exportMetadata(ckpt, weights, target.config));
+  let built: BuiltGraph & { guidance?: UpsampleGuidance };
+  if (guidance) {
+    const trained = exportTarget(ckpt, weights);
+    built = buildGuidedGraph({ config: trained.config, weights: trained.weights }, { config: target.config, weights: target.weights }, guidance);
+  } else built = buildGraph(target.config, target.weights);
+  const bytes = encodeModel(built.graph, exportMetadata(ckpt, weights, target.config, built.guidance));
   return { ...built, bytes, target };
 }
 
 /** A checkpoint directory's model, encoded, not yet written. */
-export async function exportCheckpointBytes(ckptDir: string, weights: WeightSet = 'ema', imgSize?: number) {
+export async function exportCheckpointBytes(ckptDir: string, weights: WeightSet = 'ema', imgSize?: number, guidance?: GuidanceOptions) {
   const checkpoint = await loadCheckpoint(ckptDir);
-  return { ...exportBytes(checkpoint, weights, imgSize), checkpoint };
+  return { ...exportBytes(checkpoint, weights, imgSize, guidance), checkpoint };
 }
 
-export async function exportCheckpoint(ckptDir: string, outPath: string, weights: WeightSet = 'ema', imgSize?: number): Promise<ExportResult> {
-  const { bytes, nodes, params, target, checkpoint } = await exportCheckpointBytes(ckptDir, weights, imgSize);
+export async function exportCheckpoint(ckptDir: string, outPath: string, weights: WeightSet = 'ema', imgSize?: number, guidance?: GuidanceOptions): Promise<ExportResult> {
+  const { bytes, nodes, params, target, checkpoint } = await exportCheckpointBytes(ckptDir, weights, imgSize, guidance);
   await writeFileAtomic(outPath, bytes);
   return { path: outPath, nodes, params, bytes: bytes.length, weights, checkpoint, target };
 }

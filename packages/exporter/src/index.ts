@@ -3,3 +3,4 @@ export * from './build-graph.js';
 export * from './export-model.js';
 export * from './verify.js';
 export * from './dtype.js';
+export * from './upsample-guidance.js';

@@ -2,8 +2,9 @@
 // t spread over [0, 1]. Reports the max absolute difference of the velocities.
 import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs';
-import { type ModelConfig, type Weights, ONNX_INPUT, ONNX_OUTPUT, Rng } from '@liquidflow/core';
+import { type ModelConfig, type UpsampleGuidance, type Weights, ONNX_INPUT, ONNX_OUTPUT, Rng } from '@liquidflow/core';
 import { TfModel } from '@liquidflow/tfjs';
+import { type SizedWeights, guidedVelocity, lowResolutionInput } from './upsample-guidance.js';
 
 export const VERIFY_TOLERANCE = 1e-4;
 
@@ -59,4 +60,18 @@ export async function verifyExport(modelBytes: Uint8Array, config: ModelConfig, 
   const ortOut = await runOrt(modelBytes, x, t, dims);
   const tfOut = await runTfjs(config, weights, x, t, dims);
   return { maxAbsErr: maxAbsDiff(ortOut, tfOut), maxAbsRef: tfOut.reduce((m, v) => Math.max(m, Math.abs(v)), 0), batch, t: Array.from(t) };
+}
+
+/**
+ * --verify for a graph with upsample guidance: TF.js runs the model at both sizes (the trained size on the pooled,
+ * rescaled input at tau) and the array form of the guidance formula combines them; t spans both sides of 1 - eta.
+ */
+export async function verifyGuidedExport(modelBytes: Uint8Array, trained: SizedWeights, large: SizedWeights, g: UpsampleGuidance, batch = 4, seed = 0): Promise<VerifyResult> {
+  const { x, t, dims } = verificationBatch(large.config, batch, seed);
+  const ortOut = await runOrt(modelBytes, x, t, dims);
+  const v = await runTfjs(large.config, large.weights, x, t, dims);
+  const low = lowResolutionInput(x, dims, t, g.factor);
+  const u = await runTfjs(trained.config, trained.weights, low.y, low.tau, low.dims);
+  const ref = guidedVelocity(v, u, x, dims, t, g);
+  return { maxAbsErr: maxAbsDiff(ortOut, ref), maxAbsRef: ref.reduce((m, r) => Math.max(m, Math.abs(r)), 0), batch, t: Array.from(t) };
 }

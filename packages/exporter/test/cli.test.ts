@@ -96,6 +96,6 @@ describe('liquidflow-export', () => {
     expect(missing.stderr).toMatch(/nope: checkpoint directory not found/);
     const unknown = run(exportCli, [ckpt, join(dir, 'x.onnx'), '--fast']);
     expect(unknown.status).toBe(1);
-    expect(unknown.stderr).toMatch(/unknown flag '--fast'; known flags: --weights, --img_size, --dtype, --verify, --batch/);
+    expect(unknown.stderr).toMatch(/unknown flag '--fast'; known flags: --weights, --img_size, --dtype, --upsample_guidance, --guidance_eta, --guidance_scale, --verify, --batch/);
   });
 });

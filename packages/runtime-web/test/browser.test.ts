@@ -28,6 +28,9 @@ const MODEL = '/models/tiny16.onnx';
 // init, whose zero-ish output head would make any two runtimes agree trivially).
 const LD_CONFIG = resolveConfig('tiny', { arch: 'liquiddiffusion', img_size: 16, channels: [8, 16, 32], norm_groups: 4, time_freq_dim: 32 });
 const LD_MODEL = '/models/diffusion16.onnx';
+// The same weights exported at 32 px with upsample guidance built in (a 16 px pass, Less and Where on t). With 4 Euler
+// steps, t = 1 and 0.75 are guided and 0.5 and 0.25 are not, so both sides of the Where run.
+const GUIDED = '/models/tiny16-guided32.onnx';
 // Measured on this model: wasm and webgpu (latents on or off the GPU) differ from onnxruntime-node by <= 1.2e-7 in
 // RGB [0, 1] and not at all in RGBA bytes. The bounds leave room for other adapters' float reassociation (fused
 // multiply-adds, other reduction orders) but stay far below what a wrong sampler, seed or time step would give (tenths).
@@ -38,7 +41,7 @@ let server: StaticServer | undefined;
 let context: BrowserContext | undefined;
 let modelDir = '';
 let profileDir = '';
-const reference: Record<'euler' | 'heun', { rgba: Uint8ClampedArray[]; rgb: Float32Array[] }> = {} as never;
+const reference: Record<'euler' | 'heun' | 'guided', { rgba: Uint8ClampedArray[]; rgb: Float32Array[] }> = {} as never;
 let ldReference: { run: Uint8ClampedArray[]; oneStep: Uint8ClampedArray[] } = { run: [], oneStep: [] };
 
 // No browser is a failure of every test here, never a skip: CI installs Chromium, and a machine without it must say so.
@@ -61,6 +64,7 @@ beforeAll(async () => {
   writeFileSync(join(modelDir, 'tiny16.onnx'), bytes);
   writeFileSync(join(modelDir, 'truncated.onnx'), bytes.subarray(0, Math.floor(bytes.length / 2)));
   writeFileSync(join(modelDir, 'not-a-model.onnx'), 'this is a text file, not an ONNX model\n');
+  writeFileSync(join(modelDir, 'tiny16-guided32.onnx'), exportBytes(freshCheckpoint(CONFIG, 0), 'ema', 32, { eta: 0.3, scale: 1 }).bytes);
 
   const node = await NodeLiquidFlow.load(join(modelDir, 'tiny16.onnx'), { device: 'cpu' });
   for (const sampler of ['euler', 'heun'] as const) {
@@ -68,6 +72,10 @@ beforeAll(async () => {
     reference[sampler] = { rgba: images.map((i) => i.data), rgb: images.map((i) => i.rgb) };
   }
   await node.dispose();
+  const guided = await NodeLiquidFlow.load(join(modelDir, 'tiny16-guided32.onnx'), { device: 'cpu' });
+  const guidedImages = await guided.generate({ ...RUN, sampler: 'euler' });
+  reference.guided = { rgba: guidedImages.map((i) => i.data), rgb: guidedImages.map((i) => i.rgb) };
+  await guided.dispose();
 
   const ldWeights = perturbedWeights(LD_CONFIG, 3);
   writeFileSync(join(modelDir, 'diffusion16.onnx'), exportBytes({ ...freshCheckpoint(LD_CONFIG, 0), weights: ldWeights, ema: ldWeights }).bytes);
@@ -141,12 +149,12 @@ function readApp(page: Page): Promise<AppResult> {
 }
 
 /** x0 in model space from the page's loaded model, mapped to RGB floats like the Node runtime's `rgb`. */
-async function pageRgb(page: Page, sampler: 'euler' | 'heun'): Promise<Float32Array[]> {
+async function pageRgb(page: Page, sampler: 'euler' | 'heun', imgSize = CONFIG.img_size): Promise<Float32Array[]> {
   const x = await page.evaluate(
     async (o) => Array.from(await (window as unknown as { liquidflowExample: { lf: { sampleLatents(o: object): Promise<Float32Array> } } }).liquidflowExample.lf.sampleLatents(o)),
     { ...RUN, sampler },
   );
-  return toImages(Float32Array.from(x), RUN.count, CONFIG.in_channels, CONFIG.img_size).map((i) => i.rgb);
+  return toImages(Float32Array.from(x), RUN.count, CONFIG.in_channels, imgSize).map((i) => i.rgb);
 }
 
 /** Starts a 1000-step run in the example app, waits for its first steps, and cancels it from the page. */
@@ -372,5 +380,20 @@ describe('runtime-web in Chromium', () => {
     const cached = await page.evaluate(async () => (await (await caches.open('liquidflow-models-v1')).keys()).map((k) => new URL(k.url).pathname));
     expect(cached).toEqual([MODEL]);
     await page.close();
+  });
+
+  it('runs a model with upsample guidance built in (Less, Where) on wasm and WebGPU, matching the Node runtime', async () => {
+    for (const device of ['wasm', 'webgpu']) {
+      const page = await openPage();
+      const r = await runApp(page, { device, model: GUIDED });
+      expect(r.error, device).toBe('');
+      expect(r.device).toBe(device);
+      const bytes = maxDiff(r.rgba, reference.guided.rgba);
+      const floats = maxDiff(await pageRgb(page, 'euler', 32), reference.guided.rgb);
+      console.log(`guided 32px on ${device} vs node: max RGBA diff ${bytes}, max RGB float diff ${floats.toExponential(2)}`);
+      expect(bytes).toBeLessThanOrEqual(BYTE_TOL);
+      expect(floats).toBeLessThanOrEqual(FLOAT_TOL);
+      await page.close();
+    }
   });
 });
