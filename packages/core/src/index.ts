@@ -9,6 +9,7 @@ export * from './ops.js';
 export * from './param-scope.js';
 export * from './zigzag-order.js';
 export * from './selective-scan.js';
+export * from './selective-scan-channel.js';
 export * from './selective-scan-reference.js';
 export * from './layers/linear.js';
 export * from './layers/adaln.js';

@@ -32,7 +32,17 @@ export interface LiquidFlowConfig extends BaseConfig {
   time_freq_dim: number;
   /** Number of zigzag scan orders the blocks rotate through (1..4: row snake, column snake, and their reverses). */
   scan_orders: number;
+  /**
+   * The SSM's decay: 'head' (one dt and A per head, Mamba-2 style; what every model before this field had) or 'channel'
+   * (Mamba-1 / DiM: dt per channel through a low-rank dt_proj, A per channel and state; head_dim is then unused).
+   * Absent means 'head', and validation drops an explicit 'head', so a head model's config, checkpoint and ONNX
+   * metadata stay byte for byte what they were before the field existed. Read it with ssmForm().
+   */
+  ssm?: SsmForm;
 }
+
+export const SSM_FORMS = ['head', 'channel'] as const;
+export type SsmForm = (typeof SSM_FORMS)[number];
 
 export const LIQUIDFLOW_DEFAULTS: LiquidFlowConfig = {
   arch: 'liquidflow',
@@ -64,7 +74,7 @@ export const LIQUIDFLOW_VARIANTS: Readonly<Record<string, Variant>> = Object.fre
 /** Variant names smallest first (object key order would put '512' first: integer-like keys sort ahead). */
 export const LIQUIDFLOW_VARIANT_NAMES: readonly string[] = Object.freeze(['tiny', 'small', 'base', '512']);
 
-type IntField = Exclude<keyof LiquidFlowConfig, 'arch' | 'variant'>;
+type IntField = Exclude<keyof LiquidFlowConfig, 'arch' | 'variant' | 'ssm'>;
 const INT_FIELDS: IntField[] = [
   'img_size', 'patch_size', 'in_channels', 'dim', 'depth', 'expand', 'head_dim', 'd_state', 'd_conv',
   'cfc_dim', 'mlp_ratio', 'time_freq_dim', 'scan_orders',
@@ -99,7 +109,16 @@ export function validateLiquidFlowConfig(c: Readonly<Record<string, unknown>>, w
   must((cfg.expand * cfg.dim) % cfg.head_dim === 0, `expand*dim (${cfg.expand * cfg.dim}) is not a multiple of head_dim ${cfg.head_dim}`);
   must(cfg.time_freq_dim % 2 === 0 && cfg.time_freq_dim >= 2, `time_freq_dim must be even, got ${cfg.time_freq_dim}`);
   must(cfg.scan_orders >= 1 && cfg.scan_orders <= 4, `scan_orders must be 1..4, got ${cfg.scan_orders}`);
+  // Absent in every config saved before the field existed: those models are 'head'.
+  const ssm = c.ssm ?? 'head';
+  must((SSM_FORMS as readonly unknown[]).includes(ssm), `field 'ssm' must be one of ${SSM_FORMS.join(', ')}, got ${JSON.stringify(ssm)}`);
+  if (ssm !== 'head') cfg.ssm = ssm as SsmForm;
   return cfg;
+}
+
+/** The config's SSM form ('head' when the field is absent). */
+export function ssmForm(cfg: LiquidFlowConfig): SsmForm {
+  return cfg.ssm ?? 'head';
 }
 
 /** Derived sizes used throughout the model. */
@@ -114,12 +133,14 @@ export function liquidFlowDims(cfg: LiquidFlowConfig) {
     heads: inner / cfg.head_dim,
     cfcDim: cfg.cfc_dim || cfg.dim,
     skips: Math.floor(cfg.depth / 2),
+    /** Rank of the channel SSM's dt projection (Mamba-1: ceil(dim / 16)). */
+    dtRank: Math.ceil(cfg.dim / 16),
   };
 }
 
 /** The fields that set the parameter count. */
 export function liquidFlowSizeSummary(cfg: LiquidFlowConfig): string {
-  return `dim ${cfg.dim}, depth ${cfg.depth}, expand ${cfg.expand}, mlp_ratio ${cfg.mlp_ratio}`;
+  return `dim ${cfg.dim}, depth ${cfg.depth}, expand ${cfg.expand}, mlp_ratio ${cfg.mlp_ratio}${cfg.ssm ? `, ssm ${cfg.ssm}` : ''}`;
 }
 
 /** Any image size that is a positive multiple of patch_size works (the position table is resampled to its grid). */
