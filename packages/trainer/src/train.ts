@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import {
-  type ArchName, ConfigError, DEFAULT_ARCH, type ModelConfig, NonFiniteOutputError, ProgressBar, countParams, familyOf, formatSeconds,
+  type ArchName, ConfigError, DEFAULT_ARCH, SSM_FORMS, type SsmForm, ssmForm, type ModelConfig, NonFiniteOutputError, ProgressBar, countParams, familyOf, formatSeconds,
   getFamily, resolveConfig, validateConfig, weightsForImageSize,
 } from '@liquidflow/core';
 import { type Checkpoint, CheckpointError, NonFiniteWeightsError, freshCheckpoint, loadCheckpoint, saveCheckpoint, writeFileAtomic } from '@liquidflow/checkpoint';
@@ -35,6 +35,8 @@ export interface TrainOptions {
   arch: string;
   model_size: string;
   img_size?: number;
+  /** LiquidFlow's SSM form of a new run (head: a decay per head; channel: Mamba-1's per channel); default the variant's. */
+  ssm?: string;
   dataset: string;
   data_dir?: string;
   epochs: number;
@@ -190,7 +192,21 @@ export async function train(
   let config: ModelConfig;
   // Before anything touches --out: an unknown --arch fails naming the known families.
   getFamily(o.arch, '--arch');
-  const fresh = () => resolveConfig(o.model_size, { arch: o.arch as ArchName, ...(o.img_size === undefined ? {} : { img_size: o.img_size }) });
+  if (o.ssm !== undefined && !(SSM_FORMS as readonly string[]).includes(o.ssm)) {
+    throw new ConfigError(`--ssm must be one of ${SSM_FORMS.join(', ')}, got '${o.ssm}'`);
+  }
+  const fresh = () => {
+    if (o.ssm !== undefined && o.arch !== 'liquidflow') throw new ConfigError(`--ssm applies to --arch liquidflow, not ${o.arch}`);
+    return resolveConfig(o.model_size, {
+      arch: o.arch as ArchName, ...(o.img_size === undefined ? {} : { img_size: o.img_size }), ...(o.ssm === undefined ? {} : { ssm: o.ssm as SsmForm }),
+    });
+  };
+  /** A resume or init_from keeps the checkpoint's SSM; an explicit --ssm must agree with it. */
+  const checkSsm = (cfg: ModelConfig, where: string, why: string) => {
+    if (!explicit.has('ssm') || o.ssm === undefined) return;
+    const saved = cfg.arch === 'liquidflow' ? ssmForm(cfg) : undefined;
+    if (o.ssm !== saved) throw new CheckpointError(`${where}: --ssm ${o.ssm} does not match the checkpoint's ssm ${saved === undefined ? `(none: arch ${cfg.arch})` : `'${saved}'`}${why}`);
+  };
   await checkRunDir(o, explicit);
 
   if (o.steps === 0 && !o.resume && !o.init_from) {
@@ -210,6 +226,7 @@ export async function train(
     if (explicit.has('model_size') && o.model_size !== config.variant) {
       throw new CheckpointError(`${where}: --model_size ${o.model_size} does not match the checkpoint's variant '${config.variant}'`);
     }
+    checkSsm(config, where, '');
     if (explicit.has('img_size') && o.img_size !== config.img_size) {
       throw new CheckpointError(`${where}: --img_size ${o.img_size} does not match the checkpoint's img_size ${config.img_size} (use --init_from to change resolution)`);
     }
@@ -229,6 +246,7 @@ export async function train(
     if (explicit.has('model_size') && o.model_size !== from.config.variant) {
       throw new CheckpointError(`${where}: --model_size ${o.model_size} does not match the checkpoint's variant '${from.config.variant}' (--init_from keeps the architecture)`);
     }
+    checkSsm(from.config, where, ' (--init_from keeps the architecture)');
     // The checkpoint's architecture at another image size; the family resizes the weights that depend on it.
     const size = o.img_size ?? from.config.img_size;
     const problem = familyOf(from.config).imageSizeProblem(from.config, size);

@@ -105,6 +105,8 @@ describe('gradients: ORT step graph vs tf.variableGrads', () => {
   const cases: [string, LiquidFlowConfig, number][] = [
     ...LIQUIDFLOW_VARIANT_NAMES.map((n): [string, LiquidFlowConfig, number] => [`${n} structure, scaled down`, scaled(n), 2]),
     ['tiny at 32 px, full width', resolveConfig('tiny', { img_size: 32 }), 2],
+    ['tiny structure with ssm channel, scaled down', resolveConfig('tiny', { img_size: 16, dim: 32, time_freq_dim: 32, ssm: 'channel' }), 2],
+    ['tiny at 32 px, full width, ssm channel', resolveConfig('tiny', { img_size: 32, ssm: 'channel' }), 2],
   ];
   // LiquidDiffusion: each variant's stages and blocks at an eighth of its width, 16 px.
   const narrow = (name: string) => {
