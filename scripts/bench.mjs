@@ -24,6 +24,7 @@ async function loadSections() {
   const { qualitySection } = await import('./bench/quality.mjs');
   const { dtypesSection } = await import('./bench/dtypes.mjs');
   const { familiesSection } = await import('./bench/families.mjs');
+  const { ssmSection } = await import('./bench/ssm.mjs');
   return [
     { name: 'matmul', run: matmulSection },
     { name: 'forward', run: forwardSection },
@@ -33,6 +34,7 @@ async function loadSections() {
     { name: 'quality', run: qualitySection },
     { name: 'dtypes', run: dtypesSection },
     { name: 'families', run: familiesSection },
+    { name: 'ssm', run: ssmSection },
   ];
 }
 
