@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, type LiquidFlowConfig, liquidFlowDims } from '@liquidflow/core';
+import { ConfigError, type LiquidFlowConfig, flatLayout, liquidFlowDims, paramSpecs } from '@liquidflow/core';
 import { CheckpointError, loadCheckpoint } from '@liquidflow/checkpoint';
 import { train } from '@liquidflow/trainer';
 import { smallRun, writeFashionMnistFixture } from './helpers';
@@ -50,6 +50,10 @@ describe('liquidflow-train --ssm', () => {
     const aLog = w['blocks.0.ssm.A_log'];
     expect(aLog).toHaveLength(inner * cfg.d_state);
     for (let i = 0; i < aLog.length; i++) expect(aLog[i]).toBeCloseTo(Math.log((i % cfg.d_state) + 1), 6);
+    // As in Mamba-1, neither A_log nor D is weight-decayed (both engines decay the rank >= 2 parameters only).
+    const layout = flatLayout(paramSpecs(cfg));
+    for (const name of ['blocks.0.ssm.A_log', 'blocks.0.ssm.D']) expect(layout.offsets.get(name)).toBeGreaterThanOrEqual(layout.decayed);
+    expect(layout.offsets.get('blocks.0.ssm.dt_proj.weight')).toBeLessThan(layout.decayed);
     for (const b of w['blocks.0.ssm.dt_proj.bias']) {
       const dt = Math.log1p(Math.exp(b));
       expect(dt).toBeGreaterThanOrEqual(1e-3 * 0.999);

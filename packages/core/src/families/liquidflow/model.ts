@@ -88,7 +88,9 @@ function channelSSM<T>(p: Scope<T>, cfg: LiquidFlowConfig, x: T): T {
     const dtW = p.param('dt_proj.weight', [r, inner], { kind: 'uniform', bound: 1 / Math.sqrt(r) });
     const dtB = p.param('dt_proj.bias', [inner], { kind: 'dt_bias' });
     const dt = p.label(ops.softplus(ops.linear(ops.slice(xdbl, 2, 0, r), dtW, dtB)), 'dt'); // [B, L, inner]
-    const A = ops.neg(ops.exp(p.param('A_log', [inner, n], { kind: 's4d_real' }))); // [inner, N], < 0
+    // Stored flat: AdamW decays rank >= 2 parameters only, and Mamba-1 exempts A_log from weight decay.
+    const aLog = p.param('A_log', [inner * n], { kind: 's4d_real', state: n });
+    const A = ops.neg(ops.exp(ops.reshape(aLog, [inner, n]))); // [inner, N], < 0
     let y = p.label(selectiveScanChannel(ops, xs, dt, A, Bm, Cm), 'scan');
     y = ops.add(y, ops.mul(xs, p.param('D', [inner], { kind: 'ones' })));
     y = ops.mul(y, ops.silu(z));
