@@ -14,7 +14,7 @@ const FLAGS = {
   arch: { type: 'string', default: D.arch, help: `model family of a new run (a resume keeps the checkpoint's):\n${ARCH_NAMES.map((a) => `${pad}${a}: ${getFamily(a).description}`).join('\n')}\n${' '.repeat(22)}` },
   model_size: { type: 'string', default: D.model_size, help: `variant of --arch (models/variants/<arch>/*.json): ${ARCH_NAMES.map((a) => `${a}: ${getFamily(a).variantNames.join(', ')}`).join('; ')}` },
   img_size: { type: 'number', default: undefined, help: "image size in pixels (default: the variant's)" },
-  ssm: { type: 'string', default: undefined, help: "liquidflow's SSM of a new run (a resume keeps the checkpoint's): head (one decay per head, Mamba-2 style; the variants' default) or channel (Mamba-1 / DiM: dt per channel through a low-rank projection, A per channel and state; 2-4x slower, see the trainer README)" },
+  ssm: { type: 'string', default: undefined, help: "liquidflow's SSM of a new run (a resume keeps the checkpoint's): head (one decay per head, Mamba-2 style; the variants' default) or channel (Mamba-1 / DiM: dt per channel through a low-rank projection, A per channel and state; slower, see the trainer README)" },
   dataset: { type: 'string', default: D.dataset, help: `training images, one of:\n${Object.entries(DATASETS).map(([k, v]) => `${' '.repeat(23)}${k}: ${v.help}`).join('\n')}\n${' '.repeat(22)}` },
   data_dir: { type: 'string', default: undefined, help: 'where the dataset lives (required for folder)' },
   epochs: { type: 'number', default: D.epochs, help: 'passes over the data (ignored when --steps is set)' },
