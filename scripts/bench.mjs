@@ -25,6 +25,7 @@ async function loadSections() {
   const { dtypesSection } = await import('./bench/dtypes.mjs');
   const { familiesSection } = await import('./bench/families.mjs');
   const { dimSection } = await import('./bench/dim.mjs');
+  const { ssmSection } = await import('./bench/ssm.mjs');
   return [
     { name: 'matmul', run: matmulSection },
     { name: 'forward', run: forwardSection },
@@ -35,6 +36,7 @@ async function loadSections() {
     { name: 'dtypes', run: dtypesSection },
     { name: 'families', run: familiesSection },
     { name: 'dim', run: dimSection },
+    { name: 'ssm', run: ssmSection },
   ];
 }
 

@@ -10,6 +10,7 @@ export * from './param-scope.js';
 export * from './zigzag-order.js';
 export * from './dim-scan-schedule.js';
 export * from './selective-scan.js';
+export * from './selective-scan-channel.js';
 export * from './selective-scan-reference.js';
 export * from './layers/linear.js';
 export * from './layers/adaln.js';

@@ -12,6 +12,10 @@ export type ParamInit =
   | { kind: 'a_log' }
   /** Mamba's dt bias: softplus^-1 of dt drawn log-uniformly in [1e-3, 1e-1]. */
   | { kind: 'dt_bias' }
+  /** Mamba-1's A_log, channels x `state` values (S4D-real): log(1..state) in every channel, no randomness. */
+  | { kind: 's4d_real'; state: number }
+  /** Uniform in [-bound, bound] (Mamba-1's dt_proj weight: bound = dt_rank^-0.5). */
+  | { kind: 'uniform'; bound: number }
   /** Fixed 2D sine-cosine position table [1, grid*grid, dim], learnable afterwards. */
   | { kind: 'sincos2d'; grid: number };
 
@@ -52,6 +56,12 @@ export function initParam(spec: ParamSpec, seed: number): Float32Array {
         const dt = Math.exp(Math.log(1e-3) + rng.uniform() * (Math.log(1e-1) - Math.log(1e-3)));
         out[i] = dt + Math.log(-Math.expm1(-dt)); // inverse softplus
       }
+      return out;
+    case 's4d_real':
+      for (let i = 0; i < n; i++) out[i] = Math.log(1 + (i % init.state));
+      return out;
+    case 'uniform':
+      for (let i = 0; i < n; i++) out[i] = (2 * rng.uniform() - 1) * init.bound;
       return out;
     case 'sincos2d': {
       const dim = spec.shape[spec.shape.length - 1];

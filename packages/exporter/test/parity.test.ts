@@ -47,6 +47,13 @@ describe('ORT vs TF.js parity', () => {
     });
   }
 
+  // Mamba-1's SSM (per-channel dt, A per channel and state): 64 tokens in 8 chunks, and 100 tokens (a padded chunk).
+  for (const img_size of [32, 40]) {
+    it(`tiny with ssm channel at ${img_size}px, batch 1 and 4`, async () => {
+      await expectParity(resolveConfig('tiny', { img_size, ssm: 'channel' }), `tiny ssm channel ${img_size}px`);
+    });
+  }
+
   for (const variant of Object.keys(LIQUIDDIFFUSION_VARIANTS)) {
     it(`liquiddiffusion ${variant}, an eighth as wide, at 16px, batch 1 and 4`, async () => {
       await expectParity(narrowDiffusion(variant, 16), `liquiddiffusion ${variant}/8 16px`);

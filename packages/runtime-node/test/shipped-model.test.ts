@@ -23,7 +23,7 @@ const CONFIG = {
   arch: 'liquidflow', variant: 'tiny', img_size: 32, patch_size: 4, in_channels: 3, dim: 160, depth: 8, expand: 2, head_dim: 64,
   d_state: 16, d_conv: 4, cfc_dim: 0, mlp_ratio: 4, time_freq_dim: 256, scan_orders: 4,
   // Fields added after it was exported, at the values that reproduce it.
-  pad_tokens: 0, smoothers: 'pixels', scan_schedule: 'snake',
+  pad_tokens: 0, smoothers: 'pixels', scan_schedule: 'snake', ssm: 'head',
 };
 
 /**

@@ -254,7 +254,7 @@ describe('runtime-web in Chromium', () => {
 
   it('runs a LiquidDiffusion model unchanged (wasm, WebGPU, a worker), says its family, and matches the Node runtime', async () => {
     // WebGPU gets one image and one step: SwiftShader compiles a shader per distinct node on the first call (~2000 nodes).
-    const cases = [{ device: 'wasm' }, { device: 'wasm', worker: 1 }, { device: 'webgpu', count: 1, steps: 1 }];
+    const cases: Record<string, string | number>[] = [{ device: 'wasm' }, { device: 'wasm', worker: 1 }, { device: 'webgpu', count: 1, steps: 1 }];
     for (const query of cases) {
       const page = await openPage();
       const r = await runApp(page, { ...query, model: LD_MODEL });

@@ -1,6 +1,6 @@
 // The one check of liquidflow-train's options, for the values given as flags and for those a --resume takes from the
 // checkpoint's config.json (train record): both reach the same allocations and loops, so both get the same limits.
-import { LIQUIDFLOW_LIMITS, MAX_COUNT, MAX_STEPS, SCAN_SCHEDULES, SMOOTHERS } from '@liquidflow/core';
+import { LIQUIDFLOW_LIMITS, MAX_COUNT, MAX_STEPS, SCAN_SCHEDULES, SMOOTHERS, SSM_FORMS } from '@liquidflow/core';
 
 type Rule = { kind: 'int'; min: number; max?: number } | { kind: 'number'; min: number; max?: number } | { kind: 'boolean' } | { kind: 'string' }
   | { kind: 'enum'; values: readonly string[] };
@@ -43,6 +43,7 @@ const RULES: Record<string, Rule> = {
   pad_tokens: { kind: 'int', min: 0, max: LIQUIDFLOW_LIMITS.pad_tokens },
   smoothers: { kind: 'enum', values: SMOOTHERS },
   scan_schedule: { kind: 'enum', values: SCAN_SCHEDULES },
+  ssm: { kind: 'enum', values: SSM_FORMS },
 };
 
 /**

@@ -39,6 +39,7 @@ export interface TrainOptions {
   pad_tokens?: number;
   smoothers?: string;
   scan_schedule?: string;
+  ssm?: string;
   dataset: string;
   data_dir?: string;
   epochs: number;
@@ -117,7 +118,7 @@ export const TRAIN_DEFAULTS: TrainOptions = {
 };
 
 /** Flags that set a config field of a new run's model; a resume or init_from refuses one that disagrees. */
-export const ARCH_OVERRIDES = ['pad_tokens', 'smoothers', 'scan_schedule'] as const;
+export const ARCH_OVERRIDES = ['pad_tokens', 'smoothers', 'scan_schedule', 'ssm'] as const;
 
 /** Options a resume takes from the checkpoint unless the command line sets them. */
 const RUN_FIELDS: (keyof TrainOptions)[] = [

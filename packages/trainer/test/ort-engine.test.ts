@@ -110,6 +110,8 @@ describe('gradients: ORT step graph vs tf.variableGrads', () => {
       ['pad_tokens 2', { pad_tokens: 2 }], ["smoothers 'tokens'", { smoothers: 'tokens' }], ["scan_schedule 'dim'", { scan_schedule: 'dim' }],
       ['all three DiM options', { pad_tokens: 2, smoothers: 'tokens', scan_schedule: 'dim' }],
     ] as [string, Partial<LiquidFlowConfig>][]).map(([label, o]): [string, LiquidFlowConfig, number] => [`DiM ${label}, tiny structure scaled down`, resolveConfig('tiny', { ...scaled('tiny'), ...o }), 2]),
+    ['tiny structure with ssm channel, scaled down', resolveConfig('tiny', { img_size: 16, dim: 32, time_freq_dim: 32, ssm: 'channel' }), 2],
+    ['tiny at 32 px, full width, ssm channel', resolveConfig('tiny', { img_size: 32, ssm: 'channel' }), 2],
   ];
   // LiquidDiffusion: each variant's stages and blocks at an eighth of its width, 16 px.
   const narrow = (name: string) => {

@@ -63,6 +63,9 @@ afterAll(() => {
 describe('training on the wasm backend', () => {
   const cases: [string, () => ModelConfig][] = [
     ...Object.keys(LIQUIDFLOW_VARIANTS).map((v): [string, () => ModelConfig] => [v, () => scaledDown(v)]),
+    // Mamba-1's SSM (dt per channel, A per channel and state): 16 tokens (two chunks) and 64 tokens (eight).
+    ['tiny, ssm channel', () => resolveConfig('tiny', { ...scaledDown('tiny'), ssm: 'channel' })],
+    ['tiny at 32 px, ssm channel', () => resolveConfig('tiny', { img_size: 32, dim: 32, time_freq_dim: 32, ssm: 'channel' })],
     ...LIQUIDDIFFUSION_VARIANT_NAMES.map((v): [string, () => ModelConfig] => [`liquiddiffusion ${v}`, () => narrowDiffusion(v)]),
   ];
   for (const [variant, makeConfig] of cases) {

@@ -42,12 +42,19 @@ export interface LiquidFlowConfig extends BaseConfig {
   smoothers: Smoothers;
   /** 'snake': per-layer zigzag, permuted and restored each layer; 'dim': DiM's mirrored raster schedule, restored once. */
   scan_schedule: ScanSchedule;
+  /**
+   * The SSM's decay: 'head' (one dt and A per head, Mamba-2 style; every model before this field) or 'channel'
+   * (Mamba-1 / DiM: dt per channel through a low-rank dt_proj, A per channel and state; head_dim is then unused).
+   */
+  ssm: SsmForm;
 }
 
 export const SMOOTHERS = ['pixels', 'tokens'] as const;
 export type Smoothers = (typeof SMOOTHERS)[number];
 export const SCAN_SCHEDULES = ['snake', 'dim'] as const;
 export type ScanSchedule = (typeof SCAN_SCHEDULES)[number];
+export const SSM_FORMS = ['head', 'channel'] as const;
+export type SsmForm = (typeof SSM_FORMS)[number];
 
 export const LIQUIDFLOW_DEFAULTS: LiquidFlowConfig = {
   arch: 'liquidflow',
@@ -68,6 +75,7 @@ export const LIQUIDFLOW_DEFAULTS: LiquidFlowConfig = {
   pad_tokens: 0,
   smoothers: 'pixels',
   scan_schedule: 'snake',
+  ssm: 'head',
 };
 
 type Variant = VariantFile<LiquidFlowConfig>;
@@ -82,7 +90,7 @@ export const LIQUIDFLOW_VARIANTS: Readonly<Record<string, Variant>> = Object.fre
 /** Variant names smallest first (object key order would put '512' first: integer-like keys sort ahead). */
 export const LIQUIDFLOW_VARIANT_NAMES: readonly string[] = Object.freeze(['tiny', 'small', 'base', '512']);
 
-type IntField = Exclude<keyof LiquidFlowConfig, 'arch' | 'variant' | 'smoothers' | 'scan_schedule'>;
+type IntField = Exclude<keyof LiquidFlowConfig, 'arch' | 'variant' | 'smoothers' | 'scan_schedule' | 'ssm'>;
 const INT_FIELDS: IntField[] = [
   'img_size', 'patch_size', 'in_channels', 'dim', 'depth', 'expand', 'head_dim', 'd_state', 'd_conv',
   'cfc_dim', 'mlp_ratio', 'time_freq_dim', 'scan_orders', 'pad_tokens',
@@ -106,6 +114,7 @@ export function validateLiquidFlowConfig(c: Readonly<Record<string, unknown>>, w
   const out = checkCommonFields({ pad_tokens: 0, ...c }, where, 'liquidflow', INT_FIELDS, LIQUIDFLOW_LIMITS);
   out.smoothers = checkEnumField(c, 'smoothers', SMOOTHERS, 'pixels', where);
   out.scan_schedule = checkEnumField(c, 'scan_schedule', SCAN_SCHEDULES, 'snake', where);
+  out.ssm = checkEnumField(c, 'ssm', SSM_FORMS, 'head', where);
   const cfg = out as unknown as LiquidFlowConfig;
   const must = (ok: boolean, msg: string) => {
     if (!ok) throw new ConfigError(`${where}: ${msg}`);
@@ -138,12 +147,14 @@ export function liquidFlowDims(cfg: LiquidFlowConfig) {
     heads: inner / cfg.head_dim,
     cfcDim: cfg.cfc_dim || cfg.dim,
     skips: Math.floor(cfg.depth / 2),
+    /** Rank of the channel SSM's dt projection (Mamba-1: ceil(dim / 16)). */
+    dtRank: Math.ceil(cfg.dim / 16),
   };
 }
 
 /** The fields that set the parameter count. */
 export function liquidFlowSizeSummary(cfg: LiquidFlowConfig): string {
-  return `dim ${cfg.dim}, depth ${cfg.depth}, expand ${cfg.expand}, mlp_ratio ${cfg.mlp_ratio}`;
+  return `dim ${cfg.dim}, depth ${cfg.depth}, expand ${cfg.expand}, mlp_ratio ${cfg.mlp_ratio}${cfg.ssm ? `, ssm ${cfg.ssm}` : ''}`;
 }
 
 /** Any image size that is a positive multiple of patch_size works (the position table is resampled to its grid). */

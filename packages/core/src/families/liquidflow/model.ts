@@ -13,6 +13,7 @@
 import type { Ops } from '../../ops.js';
 import { Scope } from '../../param-scope.js';
 import { selectiveScan } from '../../selective-scan.js';
+import { selectiveScanChannel } from '../../selective-scan-channel.js';
 import { type ScanOrder, scanOrder } from '../../zigzag-order.js';
 import { dimLayerDirections, rasterOrder, relativeOrder } from '../../dim-scan-schedule.js';
 import { LN_EPS, adaLNModulation, modulate } from '../../layers/adaln.js';
@@ -45,10 +46,10 @@ function unpatchify<T>(ops: Ops<T>, cfg: LiquidFlowConfig, x: T): T {
 }
 
 /**
- * Mamba-style selective SSM on tokens in scan order: in_proj -> causal depthwise conv1d -> SiLU ->
- * input-dependent dt, B, C; A = -exp(A_log); selective scan; + D skip; * SiLU(z) gate; out_proj.
+ * Mamba-2-style selective SSM (cfg.ssm 'head') on tokens in scan order: in_proj -> causal depthwise conv1d over x, B, C
+ * -> SiLU; input-dependent dt per head; A = -exp(A_log) per head; selective scan; + D skip; * SiLU(z) gate; out_proj.
  */
-function selectiveSSM<T>(p: Scope<T>, cfg: LiquidFlowConfig, x: T): T {
+function headSSM<T>(p: Scope<T>, cfg: LiquidFlowConfig, x: T): T {
   const ops = p.ops;
   const { inner, heads } = dims(cfg);
   const n = cfg.d_state;
@@ -70,6 +71,42 @@ function selectiveSSM<T>(p: Scope<T>, cfg: LiquidFlowConfig, x: T): T {
     y = ops.mul(y, ops.silu(z));
     return linearLayer(p.child('out_proj'), y, inner, cfg.dim, { bias: false });
   });
+}
+
+/**
+ * Mamba-1's selective SSM (cfg.ssm 'channel', as in state-spaces/mamba's mamba_simple.py and DiM): in_proj -> x, z;
+ * causal depthwise conv1d over x -> SiLU; x_proj -> low-rank dt, B, C; dt = softplus(dt_proj(dt)) per channel;
+ * A = -exp(A_log) per channel and state; selective scan; + D skip; * SiLU(z) gate; out_proj.
+ */
+function channelSSM<T>(p: Scope<T>, cfg: LiquidFlowConfig, x: T): T {
+  const ops = p.ops;
+  const { inner, dtRank: r } = dims(cfg);
+  const n = cfg.d_state;
+  return p.run(() => {
+    const proj = linearLayer(p.child('in_proj'), x, cfg.dim, 2 * inner, { bias: false });
+    const z = ops.slice(proj, 2, 0, inner);
+    const convW = p.param('conv1d.weight', [cfg.d_conv, inner], { kind: 'normal', std: 1 / Math.sqrt(cfg.d_conv) });
+    const convB = p.param('conv1d.bias', [inner], { kind: 'zeros' });
+    const xs = ops.silu(ops.causalConv1d(ops.slice(proj, 2, inner, 2 * inner), convW, convB)); // [B, L, inner]
+    const xdbl = linearLayer(p.child('x_proj'), xs, inner, r + 2 * n, { bias: false });
+    const Bm = ops.slice(xdbl, 2, r, r + n);
+    const Cm = ops.slice(xdbl, 2, r + n, r + 2 * n);
+    const dtW = p.param('dt_proj.weight', [r, inner], { kind: 'uniform', bound: 1 / Math.sqrt(r) });
+    const dtB = p.param('dt_proj.bias', [inner], { kind: 'dt_bias' });
+    const dt = p.label(ops.softplus(ops.linear(ops.slice(xdbl, 2, 0, r), dtW, dtB)), 'dt'); // [B, L, inner]
+    // Stored flat: AdamW decays rank >= 2 parameters only, and Mamba-1 exempts A_log from weight decay.
+    const aLog = p.param('A_log', [inner * n], { kind: 's4d_real', state: n });
+    const A = ops.neg(ops.exp(ops.reshape(aLog, [inner, n]))); // [inner, N], < 0
+    let y = p.label(selectiveScanChannel(ops, xs, dt, A, Bm, Cm), 'scan');
+    y = ops.add(y, ops.mul(xs, p.param('D', [inner], { kind: 'ones' })));
+    y = ops.mul(y, ops.silu(z));
+    return linearLayer(p.child('out_proj'), y, inner, cfg.dim, { bias: false });
+  });
+}
+
+/** The block's SSM, in the form cfg.ssm picks. */
+function selectiveSSM<T>(p: Scope<T>, cfg: LiquidFlowConfig, x: T): T {
+  return cfg.ssm === 'channel' ? channelSSM(p, cfg, x) : headSSM(p, cfg, x);
 }
 
 /**
