@@ -16,7 +16,7 @@ export interface WasmOptions {
   wasmPaths?: string | { wasm?: string | URL; mjs?: string | URL };
   /** WASM threads (default: up to 4 when cross-origin isolated, else 1). */
   threads?: number;
-  /** How long ORT's thread workers may take to start before the load fails with a ThreadStartError (default 15000). */
+  /** How long ORT's thread workers may take to start before the load fails with a ThreadStartError (default 30000). */
   threadStartTimeoutMs?: number;
 }
 

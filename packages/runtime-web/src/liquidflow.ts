@@ -11,7 +11,7 @@ import { type FetchModelOptions, type ModelSource, fetchModel } from './model-so
 import { latentsToImageData } from './images.js';
 import { type GpuUpdates, openGpuUpdates, sampleOnGpu } from './gpu-sampler.js';
 import { type Ort, type OrtSource, loadOrt } from './ort.js';
-import { becomeOrtThread, isOrtThreadWorker, never } from './ort-threads.js';
+import { ThreadStartError, becomeOrtThread, isOrtThreadWorker, never } from './ort-threads.js';
 
 // Where a bundler put ORT into this same bundle, ORT's thread workers load the bundle: make this one a thread.
 becomeOrtThread();
@@ -103,7 +103,8 @@ export class LiquidFlow {
     try {
       opened = await openSession(ort, fetched.bytes, options.device ?? 'auto', options, fetched.url, choice.probe);
     } catch (e) {
-      if (e instanceof EngineError) throw e;
+      // A ThreadStartError keeps its name: the worker client restarts with 1 thread on it.
+      if (e instanceof EngineError || e instanceof ThreadStartError) throw e;
       throw new Error(`${fetched.url}: ${(e as Error).message}`);
     }
     let gpu: GpuUpdates | null = null;

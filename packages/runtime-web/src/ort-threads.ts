@@ -38,7 +38,7 @@ export class ThreadStartError extends Error {
 export const HINT_SEPARATOR = ' — ';
 
 /** How long each ORT thread worker may take to report that it loaded (default of `threadStartTimeoutMs`). */
-export const DEFAULT_THREAD_START_TIMEOUT_MS = 15_000;
+export const DEFAULT_THREAD_START_TIMEOUT_MS = 30_000;
 
 /**
  * Watches the thread workers ORT starts while `run` (the first threaded session creation) is pending: resolves with

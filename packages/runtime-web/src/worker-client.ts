@@ -22,7 +22,7 @@ export interface WorkerLoadOptions extends Pick<FetchModelOptions, 'stallTimeout
   gpuLatents?: boolean;
   /** The worker: a Worker you started, or the URL of runtime-web's dist/worker.js (default: beside this module). */
   worker?: Worker | string | URL;
-  /** How long the worker may take to load and answer (default 10000 ms); past it, or on its error, the model runs on the main thread. */
+  /** How long the worker may take to load and answer (default 30000 ms); past it, or on its error, the model runs on the main thread. */
   workerStartTimeoutMs?: number;
   /**
    * URL of onnxruntime-web's ESM file for the worker (import maps do not apply inside workers). Default: what the
@@ -179,7 +179,7 @@ export function createWorkerLiquidFlow(model: ModelSource, options: WorkerLoadOp
   return WorkerLiquidFlow.load(model, options);
 }
 
-export const DEFAULT_WORKER_START_TIMEOUT_MS = 10_000;
+export const DEFAULT_WORKER_START_TIMEOUT_MS = 30_000;
 const NO_BUNDLER_WORKER = './worker.js';
 
 /**

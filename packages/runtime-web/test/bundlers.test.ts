@@ -27,7 +27,8 @@ const RUN = { count: 1, steps: 4, seed: 7 };
 // for another CPU's float ordering, far below what a wrong seed or sampler gives.
 const BYTE_TOL = 2;
 const PACKAGE = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const ORT_DIST = dirname(createRequire(join(PACKAGE, 'package.json')).resolve('onnxruntime-web/package.json')) + '/dist';
+// onnxruntime-web's CommonJS entry (dist/ort.min.js) lies in the folder of its .wasm files.
+const ORT_DIST = dirname(createRequire(join(PACKAGE, 'package.json')).resolve('onnxruntime-web'));
 
 const MISSING = existsSync(CHROMIUM)
   ? ''
