@@ -1,8 +1,9 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  // worker.ts is a separate entry: a module worker started with new Worker(<URL of dist/worker.js>, { type: 'module' }).
-  entry: ['src/index.ts', 'src/worker.ts'],
+  // The two module workers are entries of their own: worker.ts (no bundler: ORT by URL) and bundler-worker.ts (imports
+  // ORT; the one bundlers build, see worker-client.ts).
+  entry: ['src/index.ts', 'src/worker.ts', 'src/bundler-worker.ts'],
   format: ['esm'],
   dts: true,
   sourcemap: true,

@@ -6,6 +6,7 @@ import { type DtypeOption, type ModelDtype } from '@liquidflow/core';
 import { engineError } from '@liquidflow/core';
 import type { InferenceSession } from 'onnxruntime-web';
 import type { Ort } from './ort.js';
+import { ThreadStartError, watchThreadStart } from './ort-threads.js';
 
 export type WebDevice = 'auto' | 'webgpu' | 'wasm';
 export const WEB_DEVICES: readonly WebDevice[] = ['auto', 'webgpu', 'wasm'];
@@ -15,6 +16,8 @@ export interface WasmOptions {
   wasmPaths?: string | { wasm?: string | URL; mjs?: string | URL };
   /** WASM threads (default: up to 4 when cross-origin isolated, else 1). */
   threads?: number;
+  /** How long ORT's thread workers may take to start before the load fails with a ThreadStartError (default 30000). */
+  threadStartTimeoutMs?: number;
 }
 
 export interface OpenedSession {
@@ -22,6 +25,8 @@ export interface OpenedSession {
   device: 'webgpu' | 'wasm';
   reason: string;
   threads: number;
+  /** Why that many threads. */
+  threadsReason: string;
 }
 
 const isolated = () => typeof crossOriginIsolated !== 'undefined' && crossOriginIsolated;
@@ -34,16 +39,23 @@ export function wasmThreads(requested?: number): number {
   return Math.max(1, Math.min(4, cores));
 }
 
-// ORT reads env.wasm once, when its WASM module first initializes (both providers share it); later changes are ignored.
-let configured: { threads: number } | null = null;
+/** Why wasmThreads(requested) gives what it gives. */
+function threadsWhy(requested: number | undefined, threads: number): string {
+  if (!isolated()) return 'page not cross-origin isolated (no SharedArrayBuffer): 1 thread';
+  if (requested && requested > 0) return `requested: ${threads} thread${threads === 1 ? '' : 's'}`;
+  return `cross-origin isolated: ${threads} thread${threads === 1 ? '' : 's'} (up to 4, one per core)`;
+}
 
-function configureWasm(ort: Ort, o: WasmOptions): number {
-  if (configured) return configured.threads;
+// ORT reads env.wasm once, when its WASM module first initializes (both providers share it); later changes are ignored.
+let configured: { threads: number; reason: string; started: boolean } | null = null;
+
+function configureWasm(ort: Ort, o: WasmOptions): { threads: number; reason: string; started: boolean } {
+  if (configured) return configured;
   const threads = wasmThreads(o.threads);
   ort.env.wasm.numThreads = threads;
   if (o.wasmPaths) ort.env.wasm.wasmPaths = o.wasmPaths as typeof ort.env.wasm.wasmPaths;
-  configured = { threads };
-  return threads;
+  configured = { threads, reason: threadsWhy(o.threads, threads), started: false };
+  return configured;
 }
 
 const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0];
@@ -78,10 +90,19 @@ export async function openSession(
   probed?: WebGpuProbe,
 ): Promise<OpenedSession> {
   if (!WEB_DEVICES.includes(device)) throw new Error(`unknown device '${device}': expected one of ${WEB_DEVICES.join(', ')}`);
-  const threads = configureWasm(ort, o);
+  const wasm = configureWasm(ort, o);
+  const { threads, reason: threadsReason } = wasm;
   const coiNote = typeof crossOriginIsolated === 'undefined' || isolated() ? '' : ', page not cross-origin isolated';
   const wasmNote = `${threads} thread${threads === 1 ? '' : 's'}${coiNote}`;
-  const create = (ep: 'webgpu' | 'wasm') =>
+  // The first session starts ORT's WASM module and its threads: watched, so threads that cannot start fail the load
+  // (a ThreadStartError) instead of leaving it waiting forever.
+  const create = async (ep: 'webgpu' | 'wasm') => {
+    if (wasm.started || threads === 1) return createOn(ep);
+    const session = await watchThreadStart(() => createOn(ep), threads, o.threadStartTimeoutMs);
+    wasm.started = true;
+    return session;
+  };
+  const createOn = (ep: 'webgpu' | 'wasm') =>
     ort.InferenceSession.create(bytes, {
       executionProviders: [ep],
       graphOptimizationLevel: 'all',
@@ -91,15 +112,16 @@ export async function openSession(
     });
   // WASM is the fallback that always exists: its failure is the model's, said with the URL and a cleaned message.
   const onWasm = () => create('wasm').catch((e) => {
+    if (e instanceof ThreadStartError) throw e;
     throw engineError(where, 'open the model', e);
   });
-  if (device === 'wasm') return { session: await onWasm(), device: 'wasm', reason: `requested, ${wasmNote}`, threads };
+  if (device === 'wasm') return { session: await onWasm(), device: 'wasm', reason: `requested, ${wasmNote}`, threads, threadsReason };
   const probe = probed ?? (await probeWebGpu());
   let why: string;
   if ('adapter' in probe && probe.fallback && device === 'auto') {
     // A software adapter runs WebGPU on the CPU, measured ~0.4 GFLOP/s against wasm's ~25: far slower than wasm.
     return {
-      session: await onWasm(), device: 'wasm', threads,
+      session: await onWasm(), device: 'wasm', threads, threadsReason,
       reason: `WebGPU not used: adapter ${probe.description} is a software fallback, many times slower than wasm — running on wasm (${wasmNote})`,
     };
   }
@@ -113,13 +135,14 @@ export async function openSession(
     try {
       const session = await create('webgpu');
       const soft = probe.fallback ? ' (a software fallback, slower than wasm)' : '';
-      return { session, device: 'webgpu', reason: `${device === 'auto' ? 'auto: ' : 'requested: '}WebGPU adapter ${probe.description}${soft}`, threads };
+      return { session, device: 'webgpu', reason: `${device === 'auto' ? 'auto: ' : 'requested: '}WebGPU adapter ${probe.description}${soft}`, threads, threadsReason };
     } catch (e) {
+      if (e instanceof ThreadStartError) throw e;
       why = `session failed (${firstLine(e)})`;
     }
   } else why = probe.why;
   if (device === 'webgpu') throw new Error(`device 'webgpu' is not available: ${why}`);
-  return { session: await onWasm(), device: 'wasm', reason: `WebGPU unavailable: ${why} — running on wasm (${wasmNote})`, threads };
+  return { session: await onWasm(), device: 'wasm', reason: `WebGPU unavailable: ${why} — running on wasm (${wasmNote})`, threads, threadsReason };
 }
 
 /**

@@ -1,5 +1,6 @@
 export { LiquidFlow, type LoadOptions, type GenerateOptions } from './liquidflow.js';
-export { WorkerLiquidFlow, createWorkerLiquidFlow, type WorkerLoadOptions } from './worker-client.js';
+export { WorkerLiquidFlow, createWorkerLiquidFlow, DEFAULT_WORKER_START_TIMEOUT_MS, type WorkerLoadOptions } from './worker-client.js';
+export { ThreadStartError, DEFAULT_THREAD_START_TIMEOUT_MS } from './ort-threads.js';
 export { WEB_DEVICES, wasmThreads, type WebDevice, type WasmOptions } from './devices.js';
 export {
   fetchModel, clearCache, isCached, sha256Hex, CACHE_NAME, ModelDownloadError, DEFAULT_STALL_TIMEOUT_MS, DEFAULT_MAX_MODEL_BYTES,

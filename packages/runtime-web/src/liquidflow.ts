@@ -11,6 +11,10 @@ import { type FetchModelOptions, type ModelSource, fetchModel } from './model-so
 import { latentsToImageData } from './images.js';
 import { type GpuUpdates, openGpuUpdates, sampleOnGpu } from './gpu-sampler.js';
 import { type Ort, type OrtSource, loadOrt } from './ort.js';
+import { ThreadStartError, becomeOrtThread, isOrtThreadWorker, never } from './ort-threads.js';
+
+// Where a bundler put ORT into this same bundle, ORT's thread workers load the bundle: make this one a thread.
+becomeOrtThread();
 
 export interface LoadOptions extends FetchModelOptions, WasmOptions {
   /** 'auto' (WebGPU if it works here, else WASM; default), 'webgpu' (fail if unavailable) or 'wasm'. */
@@ -25,6 +29,8 @@ export interface LoadOptions extends FetchModelOptions, WasmOptions {
    * .onnx URL must be that precision.
    */
   dtype?: DtypeOption;
+  /** @internal The generation worker's account of a thread count it fell back to (becomes lf.threadsReason). */
+  threadsReason?: string;
 }
 
 export type { GenerateOptions } from '@liquidflow/core';
@@ -70,6 +76,8 @@ export class LiquidFlow {
     readonly dtype: ModelDtype,
     /** Why that precision ('requested', or what 'auto' picked and why). */
     readonly dtypeReason: string,
+    /** Why `threads` threads (cross-origin isolation, the request, or a fallback to 1 thread and why). */
+    readonly threadsReason: string,
   ) {}
 
   /** Whether the latents stay on the GPU between steps (WebGPU with gpuLatents, the default). */
@@ -83,6 +91,8 @@ export class LiquidFlow {
 
   /** Downloads (or reads from the cache) a LiquidFlow .onnx, checks it, and opens it on a device. */
   static async load(model: ModelSource, options: LoadOptions = {}): Promise<LiquidFlow> {
+    // In one of ORT's thread workers running the page's bundle, the page's own code calls this too: it must start nothing.
+    if (isOrtThreadWorker()) return never();
     const ort = await loadOrt(options.ort);
     const requested = checkDtypeOption(options.dtype);
     const choice = await chooseDtype(requested, options.device ?? 'auto');
@@ -93,7 +103,8 @@ export class LiquidFlow {
     try {
       opened = await openSession(ort, fetched.bytes, options.device ?? 'auto', options, fetched.url, choice.probe);
     } catch (e) {
-      if (e instanceof EngineError) throw e;
+      // A ThreadStartError keeps its name: the worker client restarts with 1 thread on it.
+      if (e instanceof EngineError || e instanceof ThreadStartError) throw e;
       throw new Error(`${fetched.url}: ${(e as Error).message}`);
     }
     let gpu: GpuUpdates | null = null;
@@ -106,7 +117,8 @@ export class LiquidFlow {
       }
     }
     options.progress_callback?.({ status: 'ready', name: fetched.url, file: modelFileName(fetched.url), device: opened.device, reason });
-    return new LiquidFlow(ort, opened.session, fetched.url, fetched.info, opened.device, reason, opened.threads, fetched.from, fetched.cacheStatus, gpu, dtype, dtypeReason);
+    return new LiquidFlow(ort, opened.session, fetched.url, fetched.info, opened.device, reason, opened.threads, fetched.from, fetched.cacheStatus, gpu, dtype, dtypeReason,
+      options.threadsReason ?? opened.threadsReason);
   }
 
   private velocity = async (x: Float32Array, t: Float32Array, shape: readonly [number, number, number, number]): Promise<Float32Array> => {

@@ -15,6 +15,9 @@ export interface InitMessage {
   expectedBytes?: number;
   wasmPaths?: string | { wasm?: string; mjs?: string };
   threads?: number;
+  threadStartTimeoutMs?: number;
+  /** Set when the page restarted the worker with fewer threads: why (becomes lf.threadsReason). */
+  threadsReason?: string;
   gpuLatents?: boolean;
   /** URL of onnxruntime-web's ESM file (import maps do not reach workers). */
   ortUrl?: string;
@@ -25,7 +28,7 @@ export interface GenerateMessage extends SamplingRequest {
   id: number;
 }
 
-export type ToWorker = InitMessage | GenerateMessage | { type: 'cancel'; id: number } | { type: 'close' };
+export type ToWorker = { type: 'ping' } | InitMessage | GenerateMessage | { type: 'cancel'; id: number } | { type: 'close' };
 
 export interface ReadyMessage {
   type: 'ready';
@@ -36,12 +39,15 @@ export interface ReadyMessage {
   dtype: ModelDtype;
   dtypeReason: string;
   threads: number;
+  threadsReason: string;
   latentsOnGpu: boolean;
   source: 'network' | 'cache' | 'bytes';
   cacheStatus: string;
 }
 
 export type FromWorker =
+  /** The answer to 'ping': the worker's module loaded and listens. */
+  | { type: 'started' }
   | { type: 'load-progress'; event: ProgressEvent }
   | ReadyMessage
   | { type: 'init-error'; message: string; name: string }

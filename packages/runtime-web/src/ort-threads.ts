@@ -1,0 +1,80 @@
+// onnxruntime-web's WASM threads under bundlers. ORT (its default, bundled build) starts each thread as
+// `new Worker(import.meta.url, { type: 'module', name: 'em-pthread' })`: the file that holds ORT. Where a bundler
+// (esbuild) puts ORT into the page's own bundle, or into runtime-web's worker bundle, each thread worker loads that whole
+// bundle. Two things make that work, and one catches what still fails:
+// - becomeOrtThread(): in such a thread worker, runtime-web (part of the bundle) starts ORT at once, so ORT's thread code
+//   takes the messages the page's ORT sends it;
+//   and LiquidFlow.load there never proceeds (it would start a model, and more threads, inside a thread).
+// - watchThreadStart(): the first threaded session creation watches the thread workers ORT starts; one that fails to load
+//   or stays silent past a timeout turns ORT's silent wait into a ThreadStartError.
+
+/** Whether this global scope is a thread worker that ORT started (its name is 'em-pthread...'). */
+export function isOrtThreadWorker(): boolean {
+  const g = globalThis as { WorkerGlobalScope?: unknown; name?: unknown };
+  return g.WorkerGlobalScope !== undefined && typeof g.name === 'string' && g.name.startsWith('em-pthread');
+}
+
+/**
+ * In an ORT thread worker, imports onnxruntime-web so its thread code runs. Called as this module loads, before any
+ * message arrives (the import resolves within the bundle). Returns whether this is such a worker.
+ */
+export function becomeOrtThread(): boolean {
+  if (!isOrtThreadWorker()) return false;
+  import('onnxruntime-web').catch(() => {
+    /* not resolvable here (an import map page): then this bundle is not ORT's thread script */
+  });
+  return true;
+}
+
+/** A promise that never settles: what runtime-web's entry points return inside an ORT thread worker. */
+export const never = <T>(): Promise<T> => new Promise<T>(() => {});
+
+/** WASM threads did not start (the thread workers failed to load or stayed silent); ORT in this realm cannot recover. */
+export class ThreadStartError extends Error {
+  override name = 'ThreadStartError';
+}
+
+/** Separates what happened from what to do in a ThreadStartError's message. */
+export const HINT_SEPARATOR = ' — ';
+
+/** How long each ORT thread worker may take to report that it loaded (default of `threadStartTimeoutMs`). */
+export const DEFAULT_THREAD_START_TIMEOUT_MS = 30_000;
+
+/**
+ * Watches the thread workers ORT starts while `run` (the first threaded session creation) is pending: resolves with
+ * run's result, or rejects with a ThreadStartError when a thread worker fails to load or sends nothing within
+ * `timeoutMs` of being created. Restores the global Worker when run settles.
+ */
+export async function watchThreadStart<T>(run: () => Promise<T>, threads: number, timeoutMs = DEFAULT_THREAD_START_TIMEOUT_MS): Promise<T> {
+  const Original = globalThis.Worker;
+  if (typeof Original !== 'function') return run();
+  let fail: (e: ThreadStartError) => void = () => {};
+  const failed = new Promise<never>((_, reject) => {
+    fail = reject;
+  });
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const what = `${threads} WASM threads (onnxruntime-web's thread workers)`;
+  // After HINT_SEPARATOR: what to do, which a fallback's reason leaves out.
+  const hint = `${HINT_SEPARATOR}threads: 1 avoids them; see runtime-web's README, "Bundlers"`;
+  class Watched extends Original {
+    constructor(url: string | URL, options?: WorkerOptions) {
+      super(url, options);
+      if (!options?.name?.startsWith('em-pthread')) return;
+      const where = String(url).slice(0, 200);
+      const timer = setTimeout(() => fail(new ThreadStartError(`${what} did not start within ${timeoutMs} ms (thread script ${where})${hint}`)), timeoutMs);
+      timers.add(timer);
+      this.addEventListener('message', () => clearTimeout(timer), { once: true });
+      this.addEventListener('error', (e) => {
+        clearTimeout(timer);
+        fail(new ThreadStartError(`${what} failed to load (thread script ${where}: ${(e as ErrorEvent).message || 'script error'})${hint}`));
+      });
+    }
+  }
+  globalThis.Worker = Watched;
+  try {
+    return await Promise.race([run(), failed]);
+  } finally {
+    if (globalThis.Worker === Watched) globalThis.Worker = Original;
+    for (const t of timers) clearTimeout(t);
+  }
+}
