@@ -378,7 +378,9 @@ describe('runtime-web in Chromium', () => {
       expect(r.error).toMatch(message);
     }
     const cached = await page.evaluate(async () => (await (await caches.open('liquidflow-models-v1')).keys()).map((k) => new URL(k.url).pathname));
-    expect(cached).toEqual([MODEL]);
+    // The good models the earlier tests loaded in this profile stay; none of the bad ones was stored.
+    expect(cached.filter((path) => cases.some(([model]) => model === path))).toEqual([]);
+    expect(cached.length).toBeGreaterThan(0);
     await page.close();
   });
 
