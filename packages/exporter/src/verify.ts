@@ -3,7 +3,7 @@
 import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs';
 import { type ModelConfig, type UpsampleGuidance, type Weights, ONNX_INPUT, ONNX_OUTPUT, Rng } from '@liquidflow/core';
-import { TfModel } from '@liquidflow/tfjs';
+import { TfModel, isWasmHeapExhausted } from '@liquidflow/tfjs';
 import { type SizedWeights, guidedVelocity, lowResolutionInput } from './upsample-guidance.js';
 
 export const VERIFY_TOLERANCE = 1e-4;
@@ -35,13 +35,21 @@ export async function runOrt(modelBytes: Uint8Array, x: Float32Array, t: Float32
 
 export async function runTfjs(config: ModelConfig, weights: Weights, x: Float32Array, t: Float32Array, dims: number[]): Promise<Float32Array> {
   const model = new TfModel(config, weights);
+  let heapLost = false;
   try {
     const v = tf.tidy(() => model.forward(tf.tensor(x, dims), tf.tensor1d(t)));
     const data = (await v.data()) as Float32Array;
     v.dispose();
     return data;
+  } catch (e) {
+    if (!isWasmHeapExhausted(e)) throw e;
+    heapLost = true; // the module is dead: disposing would fault and hide this error
+    throw new Error(
+      `the TF.js wasm backend ran out of its 4 GB heap running the reference model (${config.arch} ${config.img_size}px, batch ${dims[0]}): ` +
+        `verify with a smaller --batch (for example --batch 1)`,
+    );
   } finally {
-    model.dispose();
+    if (!heapLost) model.dispose();
   }
 }
 

@@ -12,6 +12,14 @@ export interface BackendChoice {
   skipped: { name: BackendName; reason: string }[];
 }
 
+/**
+ * Whether TF.js's wasm backend aborted because its heap (one wasm32 memory, at most 4 GB) ran out: XNNPACK then
+ * fails with "memory access out of bounds" or "Aborted()", naming neither the cause nor a way out, and the module is
+ * dead afterwards (every later call into it faults, disposing included).
+ */
+export const isWasmHeapExhausted = (e: unknown, backend: string = tf.getBackend()) =>
+  backend === 'wasm' && /memory access out of bounds|out of memory|Aborted\(/i.test(e instanceof Error ? e.message : String(e));
+
 export const isMissingModule = (e: unknown) =>
   e instanceof Error && /Cannot find (module|package)|ERR_MODULE_NOT_FOUND/.test(e.message);
 

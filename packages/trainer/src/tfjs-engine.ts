@@ -7,7 +7,7 @@ import type { OptimizerState } from '@liquidflow/checkpoint';
 import { updateEma } from './ema.js';
 import type { StepInput, TrainEngine } from './engine.js';
 import { type LossParts, trainStep } from './flow-loss.js';
-import { TfModel, tfjsVelocity } from '@liquidflow/tfjs';
+import { TfModel, isWasmHeapExhausted, tfjsVelocity } from '@liquidflow/tfjs';
 
 export class TfjsEngine implements TrainEngine {
   readonly description: string;
@@ -69,8 +69,8 @@ export class TfjsEngine implements TrainEngine {
  * errors pass through unchanged.
  */
 export function explainWasmFailure(e: unknown, backend: string, cfg: ModelConfig, batch: number): unknown {
+  if (!isWasmHeapExhausted(e, backend)) return e;
   const message = e instanceof Error ? e.message : String(e);
-  if (backend !== 'wasm' || !/memory access out of bounds|out of memory|Aborted\(/i.test(message)) return e;
   return new Error(
     `the wasm backend ran out of memory in a training step (${cfg.arch} ${cfg.variant} ${cfg.img_size}px at --batch_size ${batch}; ` +
       `its heap is one wasm32 memory of at most 4 GB): lower --batch_size or use --backend ort, which has no such limit (${message})`,
