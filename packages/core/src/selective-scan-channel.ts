@@ -21,6 +21,7 @@
 // Every exponent is dt * A or a sum of such terms inside one segment, all <= 0: no difference of large cumulative
 // sums, no overflow; a decay underflows to 0 only where the true one is below float32's range.
 import type { Ops } from './ops.js';
+import { padSteps } from './selective-scan.js';
 
 /** Chunk length Q: unrolled steps per chunk. 8 ran faster than 4 and as fast as 16 (half its nodes) on ORT CPU. */
 export const CHANNEL_CHUNK = 8;
@@ -35,14 +36,7 @@ export function selectiveScanChannel<T>(ops: Ops<T>, x: T, dt: T, A: T, Bm: T, C
   const q = Math.min(chunk, len);
   const nc = Math.ceil(len / q);
   const padded = nc * q;
-  if (padded !== len) {
-    // Zero steps at the end (dt = 0: no decay, no input) change nothing before them; they are sliced off below.
-    const tail: [number, number][] = [[0, 0], [0, padded - len], [0, 0]];
-    x = ops.pad(x, tail);
-    dt = ops.pad(dt, tail);
-    Bm = ops.pad(Bm, tail);
-    Cm = ops.pad(Cm, tail);
-  }
+  [x, dt, Bm, Cm] = padSteps(ops, [x, dt, Bm, Cm], padded - len);
   // States are laid out [.., N, inner], channels last: every broadcast below then runs over contiguous rows of `inner`
   // values (ORT's and TF.js's fast path; channels-first rows of N = 16 measured ~2x slower on ORT). Per-position values
   // stay small ([B, nc, Q, 1 or N, inner or 1]); each step builds its own decay and input from one slice of them, so no

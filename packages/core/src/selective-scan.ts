@@ -11,6 +11,16 @@
 // cumulative sums, and so no precision loss or Inf at extreme dt. Every exponent is <= 0.
 import type { Ops } from './ops.js';
 
+/**
+ * The scan's inputs [B, L, .] with `extra` zero steps appended: a step with dt = 0 neither decays nor adds input, so
+ * it changes nothing before it (both scans slice the padded outputs off).
+ */
+export function padSteps<T>(ops: Ops<T>, inputs: T[], extra: number): T[] {
+  if (extra === 0) return inputs;
+  const tail: [number, number][] = [[0, 0], [0, extra], [0, 0]];
+  return inputs.map((t) => ops.pad(t, tail));
+}
+
 /** Chunk length Q: the power of two nearest above sqrt(L), so both the chunk and the chunk-carry matmuls stay small. */
 export function chunkLength(tokens: number): number {
   let q = 1;
@@ -61,14 +71,7 @@ export function selectiveScan<T>(ops: Ops<T>, x: T, dt: T, A: T, Bm: T, Cm: T, h
   const q = chunkLength(len);
   const nc = Math.ceil(len / q);
   const padded = nc * q;
-  if (padded !== len) {
-    // Zero steps at the end (dt = 0: no decay, no input) change nothing before them; they are sliced off below.
-    const tail: [number, number][] = [[0, 0], [0, padded - len], [0, 0]];
-    x = ops.pad(x, tail);
-    dt = ops.pad(dt, tail);
-    Bm = ops.pad(Bm, tail);
-    Cm = ops.pad(Cm, tail);
-  }
+  [x, dt, Bm, Cm] = padSteps(ops, [x, dt, Bm, Cm], padded - len);
   const segQ = ops.constant(`ssm.segment_sum_${q}`, [q, q * q + q], () => segmentSumMatrix(q));
   const trilQ = ops.constant(`ssm.lower_triangle_${q}`, [q, q], () => lowerTriangle(q, false));
   const segC = ops.constant(`ssm.chunk_segment_sum_${nc}`, [nc, nc * nc], () => strictSegmentSumMatrix(nc));
