@@ -3,7 +3,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { TRAIN_DEFAULTS, type TrainOptions } from '@liquidflow/trainer';
+import { TRAIN_DEFAULTS, type TrainOptions, train } from '@liquidflow/trainer';
 
 /** `count` 28x28 images of simple shapes (filled rectangles, discs, stripes), deterministic in `count`. */
 export function syntheticImages(count: number, rows = 28, cols = 28): Uint8Array {
@@ -138,4 +138,14 @@ export function timer(timings: string[]) {
       timings.push(`${label}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
   };
+}
+
+/** The error train() fails with; a success fails the test. */
+export async function trainError(opts: Parameters<typeof train>[0], explicit: Set<string>): Promise<Error> {
+  try {
+    await train(opts, explicit, () => {});
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('train() succeeded; expected an error');
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { type LiquidFlowConfig, liquidFlowDims, resizePosEmbed } from '@liquidflow/core';
 import { CheckpointError, loadCheckpoint, type Checkpoint } from '@liquidflow/checkpoint';
 import { learningRate, train } from '@liquidflow/trainer';
-import { collectLog, maxAbsDiff, pngSize, smallRun, writeFashionMnistFixture, timer } from './helpers';
+import { collectLog, maxAbsDiff, pngSize, smallRun, writeFashionMnistFixture, timer, trainError } from './helpers';
 
 let root: string;
 let data: string;
@@ -30,15 +30,6 @@ afterAll(async () => {
 });
 
 const timed = timer(timings);
-
-async function trainError(opts: Parameters<typeof train>[0], explicit: Set<string>): Promise<Error> {
-  try {
-    await train(opts, explicit, () => {});
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('train() succeeded; expected an error');
-}
 
 const metricRows = async (dir: string) =>
   (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ConfigError, type LiquidFlowConfig, flatLayout, liquidFlowDims, paramSpecs } from '@liquidflow/core';
 import { CheckpointError, loadCheckpoint } from '@liquidflow/checkpoint';
 import { train } from '@liquidflow/trainer';
-import { smallRun, writeFashionMnistFixture } from './helpers';
+import { smallRun, writeFashionMnistFixture, trainError } from './helpers';
 
 let root: string;
 let data: string;
@@ -22,15 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
-
-async function trainError(opts: Parameters<typeof train>[0], explicit: Set<string>): Promise<Error> {
-  try {
-    await train(opts, explicit, () => {});
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('train() succeeded; expected an error');
-}
 
 describe('liquidflow-train --ssm', () => {
   it("--ssm channel writes Mamba-1's parameters and a config that says so; without the flag it says head", async () => {
