@@ -26,6 +26,7 @@ async function loadSections() {
   const { familiesSection } = await import('./bench/families.mjs');
   const { dimSection } = await import('./bench/dim.mjs');
   const { ssmSection } = await import('./bench/ssm.mjs');
+  const { coldstartSection } = await import('./bench/coldstart.mjs');
   return [
     { name: 'matmul', run: matmulSection },
     { name: 'forward', run: forwardSection },
@@ -37,6 +38,7 @@ async function loadSections() {
     { name: 'families', run: familiesSection },
     { name: 'dim', run: dimSection },
     { name: 'ssm', run: ssmSection },
+    { name: 'coldstart', run: coldstartSection },
   ];
 }
 

@@ -7,8 +7,9 @@ import { LiquidFlow, createWorkerLiquidFlow, drawGridToCanvas, imageGridData, to
 
 // ORT's .wasm and .mjs files, served from this site (copied from node_modules/onnxruntime-web/dist/): no CDN needed.
 const WASM_PATHS = '/node_modules/onnxruntime-web/dist/';
-// A worker cannot see the import map: it gets ORT's ESM file by URL.
+// A worker cannot see the import map: it gets ORT's ESM files (its WebGPU and its WASM-only build) by URL.
 const ORT_URL = '/node_modules/onnxruntime-web/dist/ort.min.mjs';
+const ORT_WASM_URL = '/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -87,7 +88,7 @@ async function load() {
   const options = { device, dtype, progress_callback, wasmPaths: WASM_PATHS, gpuLatents: params.get('gpuLatents') !== '0' };
   let lf;
   try {
-    lf = inWorker ? await createWorkerLiquidFlow(ui.model.value, { ...options, ortUrl: ORT_URL }) : await LiquidFlow.load(ui.model.value, options);
+    lf = inWorker ? await createWorkerLiquidFlow(ui.model.value, { ...options, ortUrl: ORT_URL, ortWasmUrl: ORT_WASM_URL }) : await LiquidFlow.load(ui.model.value, options);
   } finally {
     stopOpening();
     if (!ui.progress.hasAttribute('value')) ui.progress.value = 0; // a failed load leaves no spinning bar

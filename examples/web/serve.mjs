@@ -104,7 +104,17 @@ export async function startServer({ root = REPO_ROOT, mounts = {}, host = '127.0
         s = await stat(file);
       }
       if (!(await inside(dir, file))) return send(403, 'forbidden');
-      res.writeHead(200, { ...headers, 'content-type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream', 'content-length': s.size });
+      // Revalidated caching (no-cache + ETag): a second visit gets 304s instead of the bytes, and Chromium keeps the
+      // compiled code of ORT's .wasm beside its cache entry (it caches none of a no-store response), while an edited
+      // file is still seen at once.
+      const etag = `"${s.size.toString(36)}-${Math.floor(s.mtimeMs).toString(36)}"`;
+      const fileHeaders = { ...headers, 'cache-control': 'no-cache', etag, 'last-modified': s.mtime.toUTCString() };
+      if (req.headers['if-none-match'] === etag) {
+        res.writeHead(304, fileHeaders);
+        if (log) console.log(304, req.method, path);
+        return res.end();
+      }
+      res.writeHead(200, { ...fileHeaders, 'content-type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream', 'content-length': s.size });
       if (req.method === 'HEAD') return res.end();
       createReadStream(file).pipe(res);
       if (log) console.log(200, req.method, path);

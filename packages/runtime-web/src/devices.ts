@@ -5,7 +5,7 @@
 import { type DtypeOption, type ModelDtype } from '@liquidflow/core';
 import { engineError } from '@liquidflow/core';
 import type { InferenceSession } from 'onnxruntime-web';
-import type { Ort } from './ort.js';
+import { type Ort, type OrtBuild, type OrtOptions, ortFor } from './ort.js';
 import { ThreadStartError, watchThreadStart } from './ort-threads.js';
 
 export type WebDevice = 'auto' | 'webgpu' | 'wasm';
@@ -22,6 +22,8 @@ export interface WasmOptions {
 
 export interface OpenedSession {
   session: InferenceSession;
+  /** The ORT build the session runs on (ORT's wasm build on WASM, its WebGPU build on WebGPU). */
+  ort: Ort;
   device: 'webgpu' | 'wasm';
   reason: string;
   threads: number;
@@ -46,16 +48,20 @@ function threadsWhy(requested: number | undefined, threads: number): string {
   return `cross-origin isolated: ${threads} thread${threads === 1 ? '' : 's'} (up to 4, one per core)`;
 }
 
-// ORT reads env.wasm once, when its WASM module first initializes (both providers share it); later changes are ignored.
-let configured: { threads: number; reason: string; started: boolean } | null = null;
+// Each ORT build reads its env.wasm once, when its WASM module first initializes (both of its providers share it);
+// later changes are ignored. Kept per build (module), since a page may run both.
+type WasmState = { threads: number; reason: string; started: boolean };
+const configured = new WeakMap<Ort, WasmState>();
 
-function configureWasm(ort: Ort, o: WasmOptions): { threads: number; reason: string; started: boolean } {
-  if (configured) return configured;
+function configureWasm(ort: Ort, o: WasmOptions): WasmState {
+  const known = configured.get(ort);
+  if (known) return known;
   const threads = wasmThreads(o.threads);
   ort.env.wasm.numThreads = threads;
   if (o.wasmPaths) ort.env.wasm.wasmPaths = o.wasmPaths as typeof ort.env.wasm.wasmPaths;
-  configured = { threads, reason: threadsWhy(o.threads, threads), started: false };
-  return configured;
+  const state = { threads, reason: threadsWhy(o.threads, threads), started: false };
+  configured.set(ort, state);
+  return state;
 }
 
 const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0];
@@ -83,26 +89,30 @@ export async function probeWebGpu(): Promise<WebGpuProbe> {
   return { adapter, description, fallback };
 }
 
-/** Opens `bytes` (from `where`, named in errors) on a device. */
+/** The ORT build a device needs: ORT's wasm build unless WebGPU will be tried (see openSession). */
+export function ortBuildFor(device: WebDevice, probe?: WebGpuProbe): OrtBuild {
+  if (device === 'wasm') return 'wasm';
+  if (device === 'webgpu') return 'webgpu';
+  return probe && (!('adapter' in probe) || probe.fallback) ? 'wasm' : 'webgpu';
+}
+
+/** Opens `bytes` (from `where`, named in errors) on a device, with the ORT build for it (ortFor). */
 export async function openSession(
-  ort: Ort, bytes: Uint8Array, device: WebDevice, o: WasmOptions & { gpuLatents?: boolean } = {}, where = 'model',
+  bytes: Uint8Array, device: WebDevice, o: WasmOptions & OrtOptions & { gpuLatents?: boolean } = {}, where = 'model',
   /** The adapter probe already made for this load (chooseDtype's), so the adapter is requested once. */
   probed?: WebGpuProbe,
 ): Promise<OpenedSession> {
   if (!WEB_DEVICES.includes(device)) throw new Error(`unknown device '${device}': expected one of ${WEB_DEVICES.join(', ')}`);
-  const wasm = configureWasm(ort, o);
-  const { threads, reason: threadsReason } = wasm;
-  const coiNote = typeof crossOriginIsolated === 'undefined' || isolated() ? '' : ', page not cross-origin isolated';
-  const wasmNote = `${threads} thread${threads === 1 ? '' : 's'}${coiNote}`;
-  // The first session starts ORT's WASM module and its threads: watched, so threads that cannot start fail the load
-  // (a ThreadStartError) instead of leaving it waiting forever.
-  const create = async (ep: 'webgpu' | 'wasm') => {
-    if (wasm.started || threads === 1) return createOn(ep);
-    const session = await watchThreadStart(() => createOn(ep), threads, o.threadStartTimeoutMs);
+  // The first session of a build starts its WASM module and threads: watched, so threads that cannot start fail the
+  // load (a ThreadStartError) instead of leaving it waiting forever.
+  const create = async (ort: Ort, ep: 'webgpu' | 'wasm', build: OrtBuild) => {
+    const wasm = configureWasm(ort, o);
+    if (wasm.started || wasm.threads === 1) return createOn(ort, ep);
+    const session = await watchThreadStart(() => createOn(ort, ep), wasm.threads, o.threadStartTimeoutMs, build);
     wasm.started = true;
     return session;
   };
-  const createOn = (ep: 'webgpu' | 'wasm') =>
+  const createOn = (ort: Ort, ep: 'webgpu' | 'wasm') =>
     ort.InferenceSession.create(bytes, {
       executionProviders: [ep],
       graphOptimizationLevel: 'all',
@@ -110,39 +120,55 @@ export async function openSession(
       // where the CPU loop needs it.
       ...(ep === 'webgpu' && o.gpuLatents !== false ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
     });
+  const threadsOf = (ort: Ort) => {
+    const { threads, reason } = configureWasm(ort, o);
+    const coiNote = typeof crossOriginIsolated === 'undefined' || isolated() ? '' : ', page not cross-origin isolated';
+    return { threads, threadsReason: reason, note: `${threads} thread${threads === 1 ? '' : 's'}${coiNote}` };
+  };
   // WASM is the fallback that always exists: its failure is the model's, said with the URL and a cleaned message.
-  const onWasm = () => create('wasm').catch((e) => {
-    if (e instanceof ThreadStartError) throw e;
-    throw engineError(where, 'open the model', e);
-  });
-  if (device === 'wasm') return { session: await onWasm(), device: 'wasm', reason: `requested, ${wasmNote}`, threads, threadsReason };
+  const onWasm = async (reason: (wasmNote: string) => string): Promise<OpenedSession> => {
+    const { ort, note } = await ortFor('wasm', o);
+    const t = threadsOf(ort);
+    const session = await create(ort, 'wasm', 'wasm').catch((e) => {
+      if (e instanceof ThreadStartError) throw e;
+      throw engineError(where, 'open the model', e);
+    });
+    return { session, ort, device: 'wasm', reason: reason(t.note) + (note ? `; ${note}` : ''), threads: t.threads, threadsReason: t.threadsReason };
+  };
+  if (device === 'wasm') return onWasm((n) => `requested, ${n}`);
   const probe = probed ?? (await probeWebGpu());
-  let why: string;
+  let why = '';
   if ('adapter' in probe && probe.fallback && device === 'auto') {
     // A software adapter runs WebGPU on the CPU, measured ~0.4 GFLOP/s against wasm's ~25: far slower than wasm.
-    return {
-      session: await onWasm(), device: 'wasm', threads, threadsReason,
-      reason: `WebGPU not used: adapter ${probe.description} is a software fallback, many times slower than wasm — running on wasm (${wasmNote})`,
-    };
+    return onWasm((n) => `WebGPU not used: adapter ${probe.description} is a software fallback, many times slower than wasm — running on wasm (${n})`);
   }
   if ('adapter' in probe) {
+    let ort: Ort | undefined;
     try {
-      // Hand ORT the adapter we probed, unless its WebGPU backend already holds one.
-      if (!ort.env.webgpu.adapter) ort.env.webgpu.adapter = probe.adapter;
-    } catch {
-      /* ORT's WebGPU backend is already initialized: it keeps its own adapter */
-    }
-    try {
-      const session = await create('webgpu');
-      const soft = probe.fallback ? ' (a software fallback, slower than wasm)' : '';
-      return { session, device: 'webgpu', reason: `${device === 'auto' ? 'auto: ' : 'requested: '}WebGPU adapter ${probe.description}${soft}`, threads, threadsReason };
+      ({ ort } = await ortFor('webgpu', o));
     } catch (e) {
-      if (e instanceof ThreadStartError) throw e;
-      why = `session failed (${firstLine(e)})`;
+      why = `ORT's WebGPU build could not be loaded (${firstLine(e)})`;
+    }
+    if (ort) {
+      try {
+        // Hand ORT the adapter we probed, unless its WebGPU backend already holds one.
+        if (!ort.env.webgpu.adapter) ort.env.webgpu.adapter = probe.adapter;
+      } catch {
+        /* ORT's WebGPU backend is already initialized: it keeps its own adapter */
+      }
+      try {
+        const session = await create(ort, 'webgpu', 'webgpu');
+        const soft = probe.fallback ? ' (a software fallback, slower than wasm)' : '';
+        const t = threadsOf(ort);
+        return { session, ort, device: 'webgpu', reason: `${device === 'auto' ? 'auto: ' : 'requested: '}WebGPU adapter ${probe.description}${soft}`, threads: t.threads, threadsReason: t.threadsReason };
+      } catch (e) {
+        if (e instanceof ThreadStartError) throw e;
+        why = `session failed (${firstLine(e)})`;
+      }
     }
   } else why = probe.why;
   if (device === 'webgpu') throw new Error(`device 'webgpu' is not available: ${why}`);
-  return { session: await onWasm(), device: 'wasm', reason: `WebGPU unavailable: ${why} — running on wasm (${wasmNote})`, threads, threadsReason };
+  return onWasm((n) => `WebGPU unavailable: ${why} — running on wasm (${n})`);
 }
 
 /**

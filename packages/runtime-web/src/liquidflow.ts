@@ -10,17 +10,12 @@ import { type OpenedSession, type WasmOptions, type WebDevice, chooseDtype, open
 import { type FetchModelOptions, type ModelSource, fetchModel } from './model-source.js';
 import { latentsToImageData } from './images.js';
 import { type GpuUpdates, openGpuUpdates, sampleOnGpu } from './gpu-sampler.js';
-import { type Ort, type OrtSource, loadOrt } from './ort.js';
-import { ThreadStartError, becomeOrtThread, isOrtThreadWorker, never } from './ort-threads.js';
+import type { Ort, OrtOptions } from './ort.js';
+import { ThreadStartError, isOrtThreadWorker, never } from './ort-threads.js';
 
-// Where a bundler put ORT into this same bundle, ORT's thread workers load the bundle: make this one a thread.
-becomeOrtThread();
-
-export interface LoadOptions extends FetchModelOptions, WasmOptions {
+export interface LoadOptions extends FetchModelOptions, WasmOptions, OrtOptions {
   /** 'auto' (WebGPU if it works here, else WASM; default), 'webgpu' (fail if unavailable) or 'wasm'. */
   device?: WebDevice;
-  /** onnxruntime-web itself or the URL of its ESM file; default: import('onnxruntime-web'). */
-  ort?: OrtSource;
   /** On WebGPU, keep the latents on the GPU between steps (default true); false reads v back every step. */
   gpuLatents?: boolean;
   /**
@@ -93,7 +88,6 @@ export class LiquidFlow {
   static async load(model: ModelSource, options: LoadOptions = {}): Promise<LiquidFlow> {
     // In one of ORT's thread workers running the page's bundle, the page's own code calls this too: it must start nothing.
     if (isOrtThreadWorker()) return never();
-    const ort = await loadOrt(options.ort);
     const requested = checkDtypeOption(options.dtype);
     const choice = await chooseDtype(requested, options.device ?? 'auto');
     const fetched = await fetchModel(model, options, choice.dtype);
@@ -101,7 +95,7 @@ export class LiquidFlow {
     const dtypeReason = typeof model === 'string' || model instanceof URL ? choice.reason : requested === 'auto' ? `auto: the bytes given are ${dtype}` : 'requested';
     let opened: OpenedSession;
     try {
-      opened = await openSession(ort, fetched.bytes, options.device ?? 'auto', options, fetched.url, choice.probe);
+      opened = await openSession(fetched.bytes, options.device ?? 'auto', options, fetched.url, choice.probe);
     } catch (e) {
       // A ThreadStartError keeps its name: the worker client restarts with 1 thread on it.
       if (e instanceof EngineError || e instanceof ThreadStartError) throw e;
@@ -111,13 +105,13 @@ export class LiquidFlow {
     let reason = opened.reason;
     if (opened.device === 'webgpu' && options.gpuLatents !== false) {
       try {
-        gpu = await openGpuUpdates(ort);
+        gpu = await openGpuUpdates(opened.ort);
       } catch (e) {
         reason += `; latents on the CPU (the GPU update graph failed: ${String((e as Error).message).split('\n')[0]})`;
       }
     }
     options.progress_callback?.({ status: 'ready', name: fetched.url, file: modelFileName(fetched.url), device: opened.device, reason });
-    return new LiquidFlow(ort, opened.session, fetched.url, fetched.info, opened.device, reason, opened.threads, fetched.from, fetched.cacheStatus, gpu, dtype, dtypeReason,
+    return new LiquidFlow(opened.ort, opened.session, fetched.url, fetched.info, opened.device, reason, opened.threads, fetched.from, fetched.cacheStatus, gpu, dtype, dtypeReason,
       options.threadsReason ?? opened.threadsReason);
   }
 

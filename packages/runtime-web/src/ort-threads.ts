@@ -2,11 +2,12 @@
 // `new Worker(import.meta.url, { type: 'module', name: 'em-pthread' })`: the file that holds ORT. Where a bundler
 // (esbuild) puts ORT into the page's own bundle, or into runtime-web's worker bundle, each thread worker loads that whole
 // bundle. Two things make that work, and one catches what still fails:
-// - becomeOrtThread(): in such a thread worker, runtime-web (part of the bundle) starts ORT at once, so ORT's thread code
-//   takes the messages the page's ORT sends it;
-//   and LiquidFlow.load there never proceeds (it would start a model, and more threads, inside a thread).
+// - index.ts: in such a thread worker, runtime-web (part of the bundle) imports the ORT build whose thread it is (named
+//   by watchThreadStart) at once, so that build's thread code takes the messages the page's ORT sends it; and
+//   LiquidFlow.load there never proceeds (it would start a model, and more threads, inside a thread).
 // - watchThreadStart(): the first threaded session creation watches the thread workers ORT starts; one that fails to load
 //   or stays silent past a timeout turns ORT's silent wait into a ThreadStartError.
+import type { OrtBuild } from './ort.js';
 
 /** Whether this global scope is a thread worker that ORT started (its name is 'em-pthread...'). */
 export function isOrtThreadWorker(): boolean {
@@ -14,16 +15,13 @@ export function isOrtThreadWorker(): boolean {
   return g.WorkerGlobalScope !== undefined && typeof g.name === 'string' && g.name.startsWith('em-pthread');
 }
 
-/**
- * In an ORT thread worker, imports onnxruntime-web so its thread code runs. Called as this module loads, before any
- * message arrives (the import resolves within the bundle). Returns whether this is such a worker.
- */
-export function becomeOrtThread(): boolean {
-  if (!isOrtThreadWorker()) return false;
-  import('onnxruntime-web').catch(() => {
-    /* not resolvable here (an import map page): then this bundle is not ORT's thread script */
-  });
-  return true;
+/** Which build's thread a thread worker is: watchThreadStart names it (ORT only checks the name's 'em-pthread' start). */
+const BUILD_MARK = '-liquidflow-';
+
+/** The ORT build whose thread this worker is ('webgpu' unless watchThreadStart marked it). */
+export function threadWorkerBuild(): OrtBuild {
+  const name = (globalThis as { name?: unknown }).name;
+  return typeof name === 'string' && name.endsWith(`${BUILD_MARK}wasm`) ? 'wasm' : 'webgpu';
 }
 
 /** A promise that never settles: what runtime-web's entry points return inside an ORT thread worker. */
@@ -45,7 +43,7 @@ export const DEFAULT_THREAD_START_TIMEOUT_MS = 30_000;
  * run's result, or rejects with a ThreadStartError when a thread worker fails to load or sends nothing within
  * `timeoutMs` of being created. Restores the global Worker when run settles.
  */
-export async function watchThreadStart<T>(run: () => Promise<T>, threads: number, timeoutMs = DEFAULT_THREAD_START_TIMEOUT_MS): Promise<T> {
+export async function watchThreadStart<T>(run: () => Promise<T>, threads: number, timeoutMs = DEFAULT_THREAD_START_TIMEOUT_MS, build: OrtBuild = 'webgpu'): Promise<T> {
   const Original = globalThis.Worker;
   if (typeof Original !== 'function') return run();
   let fail: (e: ThreadStartError) => void = () => {};
@@ -58,8 +56,9 @@ export async function watchThreadStart<T>(run: () => Promise<T>, threads: number
   const hint = `${HINT_SEPARATOR}threads: 1 avoids them; see runtime-web's README, "Bundlers"`;
   class Watched extends Original {
     constructor(url: string | URL, options?: WorkerOptions) {
-      super(url, options);
-      if (!options?.name?.startsWith('em-pthread')) return;
+      const thread = options?.name?.startsWith('em-pthread') ?? false;
+      super(url, thread ? { ...options, name: `${options!.name}${BUILD_MARK}${build}` } : options);
+      if (!thread) return;
       const where = String(url).slice(0, 200);
       const timer = setTimeout(() => fail(new ThreadStartError(`${what} did not start within ${timeoutMs} ms (thread script ${where})${hint}`)), timeoutMs);
       timers.add(timer);

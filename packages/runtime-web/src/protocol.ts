@@ -21,6 +21,8 @@ export interface InitMessage {
   gpuLatents?: boolean;
   /** URL of onnxruntime-web's ESM file (import maps do not reach workers). */
   ortUrl?: string;
+  /** URL of the ESM file of its wasm build ('onnxruntime-web/wasm'), for sessions on WASM. */
+  ortWasmUrl?: string;
 }
 
 export interface GenerateMessage extends SamplingRequest {

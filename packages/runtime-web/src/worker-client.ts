@@ -1,6 +1,6 @@
 // LiquidFlow off the main thread: the same load/generate API, with the session in a module worker (dist/worker.js).
 import { type DtypeOption, type ModelConfig, type LiquidFlowModelInfo, type ModelDtype, reviveError, SamplingAbortedError } from '@liquidflow/core';
-import type { WebDevice } from './devices.js';
+import { type WebDevice, ortBuildFor, probeWebGpu } from './devices.js';
 import { latentsToImageData } from './images.js';
 import { type GenerateOptions, LiquidFlow } from './liquidflow.js';
 import type { FetchModelOptions, ModelSource, ProgressCallback } from './model-source.js';
@@ -26,9 +26,11 @@ export interface WorkerLoadOptions extends Pick<FetchModelOptions, 'stallTimeout
   workerStartTimeoutMs?: number;
   /**
    * URL of onnxruntime-web's ESM file for the worker (import maps do not apply inside workers). Default: what the
-   * page's import map resolves 'onnxruntime-web' to; without one (a bundler), the worker imports 'onnxruntime-web'.
+   * page's import map resolves 'onnxruntime-web' to; without one (a bundler), the worker bundles ORT.
    */
   ortUrl?: string | URL;
+  /** As ortUrl, for ORT's wasm build ('onnxruntime-web/wasm', what sessions on WASM run on). */
+  ortWasmUrl?: string | URL;
 }
 
 const abs = (u: string | URL) => new URL(String(u), typeof location !== 'undefined' ? location.href : undefined).href;
@@ -88,7 +90,7 @@ export class WorkerLiquidFlow {
       const lf = await LiquidFlow.load(payload, {
         device: o.device, dtype: o.dtype, cache: o.cache, stallTimeoutMs: o.stallTimeoutMs, maxBytes: o.maxBytes, expectedBytes: o.expectedBytes,
         wasmPaths: o.wasmPaths, threads: o.threads, threadStartTimeoutMs: o.threadStartTimeoutMs, gpuLatents: o.gpuLatents,
-        progress_callback: o.progress_callback, ...(o.ortUrl ? { ort: abs(o.ortUrl) } : {}),
+        progress_callback: o.progress_callback, ...(o.ortUrl ? { ort: abs(o.ortUrl) } : {}), ...(o.ortWasmUrl ? { ortWasm: abs(o.ortWasmUrl) } : {}),
       });
       const ready = {
         url: lf.url, info: lf.info, device: lf.device, reason: lf.deviceReason, dtype: lf.dtype, dtypeReason: lf.dtypeReason, threads: lf.threads,
@@ -187,7 +189,7 @@ const NO_BUNDLER_WORKER = './worker.js';
  * (e.g. a bundler inlined it as a data: URL) or never answers is reported with why, not waited on.
  */
 async function startWorker(o: WorkerLoadOptions, timeoutMs: number): Promise<{ worker: Worker } | { why: string }> {
-  const ortUrl = o.ortUrl ?? resolveOrtUrl();
+  const ortUrl = o.ortUrl ?? resolveOrtUrl('webgpu');
   let worker: Worker;
   try {
     if (o.worker && typeof o.worker === 'object' && !(o.worker instanceof URL)) worker = o.worker;
@@ -196,8 +198,11 @@ async function startWorker(o: WorkerLoadOptions, timeoutMs: number): Promise<{ w
     // variable so that bundlers leave this URL alone (vite would inline the file as a data: URL that cannot import).
     else if (ortUrl) worker = new Worker(new URL(NO_BUNDLER_WORKER, import.meta.url), { type: 'module' });
     // A bundler: this exact form (a literal path in new URL(..., import.meta.url) inside new Worker) is what vite and
-    // webpack recognize: they bundle bundler-worker.js, with ORT, as a worker of its own and rewrite the URL.
-    else worker = new Worker(new URL('./bundler-worker.js', import.meta.url), { type: 'module' });
+    // webpack recognize: they bundle each worker file, with its ORT build, as a worker of its own and rewrite the URL.
+    // The device picks the file (the probe is the page's; the worker repeats it), so the worker loads one ORT build.
+    else if (ortBuildFor(o.device ?? 'auto', o.device && o.device !== 'auto' ? undefined : await probeWebGpu()) === 'wasm') {
+      worker = new Worker(new URL('./bundler-worker-wasm.js', import.meta.url), { type: 'module' });
+    } else worker = new Worker(new URL('./bundler-worker.js', import.meta.url), { type: 'module' });
   } catch (e) {
     return { why: `new Worker failed: ${(e as Error).message}` };
   }
@@ -227,7 +232,8 @@ async function startWorker(o: WorkerLoadOptions, timeoutMs: number): Promise<{ w
 
 /** Loads the model in a started worker; resolves to its 'ready' message or rejects with its error. */
 function initWorker(worker: Worker, payload: string | ArrayBuffer, o: WorkerLoadOptions, keepBytes: boolean, threadsReason?: string): Promise<ReadyMessage> {
-  const ortUrl = o.ortUrl ? abs(o.ortUrl) : resolveOrtUrl();
+  const ortUrl = o.ortUrl ? abs(o.ortUrl) : resolveOrtUrl('webgpu');
+  const ortWasmUrl = o.ortWasmUrl ? abs(o.ortWasmUrl) : resolveOrtUrl('wasm');
   const wasmPaths = typeof o.wasmPaths === 'string' ? abs(o.wasmPaths) : o.wasmPaths;
   return new Promise<ReadyMessage>((resolve, reject) => {
     const onMessage = (e: MessageEvent<FromWorker>) => {
@@ -250,7 +256,7 @@ function initWorker(worker: Worker, payload: string | ArrayBuffer, o: WorkerLoad
     worker.postMessage(
       { type: 'init', model: payload, device: o.device ?? 'auto', dtype: o.dtype, cache: o.cache, wasmPaths,
         stallTimeoutMs: o.stallTimeoutMs, maxBytes: o.maxBytes, expectedBytes: o.expectedBytes, threads: o.threads,
-        threadStartTimeoutMs: o.threadStartTimeoutMs, threadsReason, gpuLatents: o.gpuLatents, ortUrl } satisfies ToWorker,
+        threadStartTimeoutMs: o.threadStartTimeoutMs, threadsReason, gpuLatents: o.gpuLatents, ortUrl, ortWasmUrl } satisfies ToWorker,
       typeof payload === 'string' || keepBytes ? [] : [payload],
     );
   });

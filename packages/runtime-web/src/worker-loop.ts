@@ -3,9 +3,9 @@
 // and bundler-worker.ts (ORT bundled in).
 import { SamplingAbortedError } from '@liquidflow/core';
 import { LiquidFlow } from './liquidflow.js';
-import type { OrtSource } from './ort.js';
+import type { OrtOptions } from './ort.js';
 import { isOrtThreadWorker } from './ort-threads.js';
-import type { FromWorker, GenerateMessage, ToWorker } from './protocol.js';
+import type { FromWorker, GenerateMessage, InitMessage, ToWorker } from './protocol.js';
 
 interface WorkerScope {
   postMessage(message: unknown, transfer?: Transferable[]): void;
@@ -38,11 +38,11 @@ async function generate(msg: GenerateMessage): Promise<void> {
 }
 
 /**
- * Answers the page's messages; `ortFor` gives the ORT to load with, from the URL the page sent (if any). Bundled with
- * ORT, the worker's file is also the script of ORT's thread workers (liquidflow.js, imported above, makes those
- * threads): there it answers nothing.
+ * Answers the page's messages; `ortOptions` gives the ORT builds to load with from the URLs the page sent (worker.ts),
+ * else the entry's setOrtImports applies. Bundled with ORT, the worker's file is also the script of ORT's thread
+ * workers (its static ORT import makes those threads): there it answers nothing.
  */
-export function serveWorker(ortFor: (ortUrl: string | undefined) => OrtSource): void {
+export function serveWorker(ortOptions: (m: InitMessage) => OrtOptions = () => ({})): void {
   if (isOrtThreadWorker()) return;
   scope.addEventListener('message', (e) => {
     const msg = e.data;
@@ -54,7 +54,7 @@ export function serveWorker(ortFor: (ortUrl: string | undefined) => OrtSource): 
           lf = await LiquidFlow.load(msg.model, {
             device: msg.device, dtype: msg.dtype, cache: msg.cache, stallTimeoutMs: msg.stallTimeoutMs, maxBytes: msg.maxBytes, expectedBytes: msg.expectedBytes,
             wasmPaths: msg.wasmPaths, threads: msg.threads, threadStartTimeoutMs: msg.threadStartTimeoutMs, threadsReason: msg.threadsReason,
-            gpuLatents: msg.gpuLatents, ort: ortFor(msg.ortUrl),
+            gpuLatents: msg.gpuLatents, ...ortOptions(msg),
             progress_callback: (event) => post({ type: 'load-progress', event }),
           });
           post({

@@ -177,14 +177,22 @@ function maxDiff(a: ArrayLike<number>[], b: ArrayLike<number>[]): number {
 }
 
 const modelHits = () => server?.hits.get(MODEL) ?? 0;
+// ORT's two .wasm files: the wasm build's (what WASM sessions run on) and the WebGPU build's (asyncify, ~3x slower on WASM).
+const ortWasmHits = () => ({
+  wasm: server?.hits.get('/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm') ?? 0,
+  webgpu: server?.hits.get('/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.jsep.wasm') ?? 0,
+});
 
 describe('runtime-web in Chromium', () => {
   it('generates on wasm (threads, cross-origin isolated) and matches the Node runtime', async () => {
     const page = await openPage();
+    const hits = ortWasmHits();
     const r = await runApp(page, { device: 'wasm' });
     expect(r.error).toBe('');
     expect(r.state).toBe('done');
     expect(r.device).toBe('wasm');
+    expect(ortWasmHits().wasm - hits.wasm, "ORT's wasm build was fetched").toBeGreaterThan(0);
+    expect(ortWasmHits().webgpu - hits.webgpu, "ORT's WebGPU build was not").toBe(0);
     expect(r.isolated).toBe(true);
     expect(r.threads).toBeGreaterThan(1);
     expect(r.deviceText).toMatch(/^Running on wasm \(requested, \d threads\)$/);
@@ -272,9 +280,13 @@ describe('runtime-web in Chromium', () => {
 
   it('generates in a worker (wasm, heun), matches the Node runtime, and cancels', async () => {
     const page = await openPage();
+    const hits = ortWasmHits();
     const r = await runApp(page, { device: 'wasm', worker: 1, sampler: 'heun' });
     expect(r.error).toBe('');
     expect(r.device).toBe('wasm');
+    // The worker got both builds' URLs from the page and ran WASM on the wasm build (no note in the reason).
+    expect(r.deviceText).toMatch(/^Running on wasm \(requested, \d threads?\)$/);
+    expect(ortWasmHits().webgpu - hits.webgpu).toBe(0);
     expect(r.cacheText).toContain('in a worker');
     const bytes = maxDiff(r.rgba, reference.heun.rgba);
     console.log(`worker wasm heun vs node: max RGBA diff ${bytes}`);

@@ -46,7 +46,9 @@ try {
   const lf = q.has('main') ? await LiquidFlow.load('/model.onnx', options) : await createWorkerLiquidFlow('/model.onnx', options);
   const [image] = await lf.generate(${JSON.stringify(RUN)});
   window.result = { rgba: Array.from(image.data), threads: lf.threads, threadsReason: lf.threadsReason, inWorker: lf.inWorker ?? false,
-    workerReason: lf.workerReason ?? '', deviceReason: lf.deviceReason };
+    workerReason: lf.workerReason ?? '', deviceReason: lf.deviceReason,
+    // Which ORT .wasm this page fetched (a worker's fetches are its own, not listed here).
+    wasmFiles: performance.getEntriesByType('resource').map((e) => e.name.split('/').pop()).filter((n) => n.endsWith('.wasm')) };
 } catch (e) {
   window.result = { error: e.name + ': ' + e.message };
 }
@@ -54,6 +56,7 @@ try {
 
 interface PageResult {
   error?: string;
+  wasmFiles: string[];
   rgba: number[];
   threads: number;
   threadsReason: string;
@@ -112,10 +115,12 @@ beforeAll(async () => {
   const viteOut = join(work, 'vite-dist');
   await viteBuild({ root: app, configFile: false, logLevel: 'warn', build: { outDir: viteOut } });
 
-  // esbuild: the README's line (the worker as a second entry point), and ORT's .wasm beside the bundle.
+  // esbuild: the README's line (the two workers as entry points), and ORT's two .wasm files beside the bundle.
   const esbuildOut = join(work, 'esbuild-dist');
   await esbuild({
-    absWorkingDir: app, entryPoints: { main: './main.js', 'bundler-worker': '@liquidflow/runtime-web/bundler-worker' },
+    absWorkingDir: app, entryPoints: {
+      main: './main.js', 'bundler-worker': '@liquidflow/runtime-web/bundler-worker', 'bundler-worker-wasm': '@liquidflow/runtime-web/bundler-worker-wasm',
+    },
     bundle: true, format: 'esm', outdir: esbuildOut, logLevel: 'warning',
   });
   // esbuild without the worker entry: the page still works, on the main thread.
@@ -123,7 +128,7 @@ beforeAll(async () => {
   await esbuild({ absWorkingDir: app, entryPoints: { main: './main.js' }, bundle: true, format: 'esm', outdir: esbuildPlainOut, logLevel: 'warning' });
   for (const out of [esbuildOut, esbuildPlainOut]) {
     writeFileSync(join(out, 'index.html'), html);
-    copyFileSync(join(ORT_DIST, 'ort-wasm-simd-threaded.jsep.wasm'), join(out, 'ort-wasm-simd-threaded.jsep.wasm'));
+    for (const wasm of ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.jsep.wasm']) copyFileSync(join(ORT_DIST, wasm), join(out, wasm));
   }
   for (const [name, dir] of [['vite', viteOut], ['esbuild', esbuildOut], ['esbuild-plain', esbuildPlainOut]] as const) {
     sites[name] = { isolated: await serve(dir, model, true), plain: await serve(dir, model, false) };
@@ -184,6 +189,10 @@ describe.each(['vite', 'esbuild'] as const)('a fresh app built with %s', (bundle
       const main = await open(site, { main: '1' });
       expectReferenceImage(main, `${bundler}, ${how}, main thread`);
       expect(main.threads).toBe(threads);
+      // WASM runs on ORT's wasm build (~3x faster there than its WebGPU build, whose .wasm is the .jsep one).
+      expect(main.wasmFiles.length, main.wasmFiles.join(', ')).toBe(1);
+      expect(main.wasmFiles[0]).toMatch(/^ort-wasm-simd-threaded[-.\w]*\.wasm$/);
+      expect(main.wasmFiles[0]).not.toMatch(/jsep/);
     });
   }
 

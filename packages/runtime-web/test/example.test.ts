@@ -60,14 +60,17 @@ function browser(): BrowserContext {
 }
 
 /** A raw GET (no client-side normalization of '..' or %2e%2e): status, headers and body. */
-function get(path: string, method = 'GET'): Promise<{ status: number; location?: string; length?: string; body: string }> {
+function get(path: string, method = 'GET', headers: Record<string, string> = {}): Promise<{ status: number; location?: string; length?: string; etag?: string; cacheControl?: string; body: string }> {
   const { port } = server as StaticServer;
   return new Promise((ok, fail) => {
-    const req = request({ host: '127.0.0.1', port, path, method }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers }, (res) => {
       let body = '';
       res.setEncoding('latin1');
       res.on('data', (d) => (body += d));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, location: res.headers.location, length: res.headers['content-length'], body }));
+      res.on('end', () => ok({
+        status: res.statusCode ?? 0, location: res.headers.location, length: res.headers['content-length'], etag: res.headers.etag,
+        cacheControl: res.headers['cache-control'], body,
+      }));
     });
     req.on('error', fail);
     req.end();
@@ -81,6 +84,18 @@ describe('examples/web serve.mjs', () => {
     expect((await get('/examples/web/')).body).toContain('<title>LiquidFlow in the browser</title>');
     expect((await get('/node_modules/@liquidflow/runtime-web/dist/index.js')).status).toBe(200);
     expect((await get('/'))).toMatchObject({ status: 302, location: '/examples/web/' });
+  });
+
+  it('lets browsers cache and revalidate its files: a second visit gets 304 Not Modified, with no body', async () => {
+    // Chromium keeps the compiled code of ORT's .wasm only for a cacheable response (no-store kept none of it).
+    const wasm = '/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm';
+    const first = await get(wasm, 'HEAD');
+    expect(first.status).toBe(200);
+    expect(first.cacheControl).toBe('no-cache');
+    expect(first.etag).toMatch(/^"[0-9a-z]+-[0-9a-z]+"$/);
+    const again = await get(wasm, 'GET', { 'if-none-match': first.etag as string });
+    expect([again.status, again.body]).toEqual([304, '']);
+    expect((await get(wasm, 'GET', { 'if-none-match': '"stale"' })).status).toBe(200);
   });
 
   it('serves nothing outside its folders: no traversal, no other repository files, no symbolic link out of a mount', async () => {
