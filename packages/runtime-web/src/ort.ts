@@ -1,6 +1,6 @@
 // How runtime-web gets onnxruntime-web. ORT ships two browser builds, and each device runs on its own:
 // - 'webgpu': 'onnxruntime-web' (WebGPU and WASM providers; its .wasm is built with asyncify for the WebGPU kernels,
-//   which makes its WASM provider about 3x slower per model call, and its 28 MB file compiles 2x longer);
+//   which makes its WASM provider ~2.5x slower per model call, and its 28 MB file compiles 2x longer);
 // - 'wasm': 'onnxruntime-web/wasm' (the WASM provider only, 14 MB): what every session on the WASM device uses.
 // Never by a static import: an entry point says where each build comes from (setOrtImports): the page's index.ts by
 // import() (import map or bundler), bundler-worker*.ts by their own static import (one build each: two ORT builds in
@@ -64,23 +64,26 @@ async function importBuild(build: OrtBuild): Promise<Ort> {
 
 /**
  * The ORT for a session on `build`'s device, and `note`: empty, or why the WASM device runs on ORT's WebGPU build
- * (its wasm build could not be imported: slower, said in deviceReason and on the console).
+ * (its wasm build could not be imported: slower; said in deviceReason and on the console).
  */
 export async function ortFor(build: OrtBuild, o: OrtOptions): Promise<{ ort: Ort; note: string }> {
   const given = build === 'wasm' ? (o.ortWasm ?? o.ort) : o.ort;
   if (given) return { ort: await loadOrt(given), note: '' };
-  if (build === 'webgpu') return { ort: await importBuild('webgpu'), note: '' };
-  try {
-    return { ort: await importBuild('wasm'), note: '' };
-  } catch (e) {
-    if (!imports.webgpu) throw e;
-    const ort = await importBuild('webgpu');
-    const note =
-      `on ORT's WebGPU build, whose WASM provider is ~3x slower (${(e as Error).message.split('. ')[0]}; ` +
-      `add "${ORT_SPECIFIER.wasm}": "…/${ORT_DIST_FILE.wasm}" to the import map)`;
-    console.warn(`@liquidflow/runtime-web: WASM runs ${note}`);
-    return { ort, note };
+  if (build === 'webgpu' || !imports.webgpu) return { ort: await importBuild(build), note: '' };
+  let cause = 'this script has no way to load it';
+  if (imports.wasm) {
+    try {
+      return { ort: await imports.wasm(), note: '' };
+    } catch (e) {
+      cause = String((e as Error)?.message ?? e).split('\n')[0];
+    }
   }
+  const ort = await importBuild('webgpu');
+  const note =
+    `on ORT's WebGPU build, whose WASM provider is ~2.5x slower: '${ORT_SPECIFIER.wasm}' could not be imported (${cause}); ` +
+    `map it to …/${ORT_DIST_FILE.wasm} in the import map`;
+  console.warn(`@liquidflow/runtime-web: WASM runs ${note}`);
+  return { ort, note };
 }
 
 /** The URL the page's import map (or a bundler) gives a build's specifier, to hand to a worker; undefined if unknown. */
