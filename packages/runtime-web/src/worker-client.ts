@@ -195,8 +195,9 @@ async function startWorker(o: WorkerLoadOptions, timeoutMs: number): Promise<{ w
     if (o.worker && typeof o.worker === 'object' && !(o.worker instanceof URL)) worker = o.worker;
     else if (o.worker) worker = new Worker(abs(o.worker), { type: 'module' });
     // No bundler (an import map gave ORT's URL): worker.js, which imports ORT from that URL. The file name is a
-    // variable so that bundlers leave this URL alone (vite would inline the file as a data: URL that cannot import).
-    else if (ortUrl) worker = new Worker(new URL(NO_BUNDLER_WORKER, import.meta.url), { type: 'module' });
+    // variable so that bundlers leave this URL alone (vite would inline the file as a data: URL that cannot import);
+    // webpack would still try it as a context module (a "Critical dependency" warning in every app): the comment stops it.
+    else if (ortUrl) worker = new Worker(new URL(/* webpackIgnore: true */ NO_BUNDLER_WORKER, import.meta.url), { type: 'module' });
     // A bundler: this exact form (a literal path in new URL(..., import.meta.url) inside new Worker) is what vite and
     // webpack recognize: they bundle each worker file, with its ORT build, as a worker of its own and rewrite the URL.
     // The device picks the file (the probe is the page's; the worker repeats it), so the worker loads one ORT build.
