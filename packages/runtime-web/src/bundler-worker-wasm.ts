@@ -1,5 +1,5 @@
 // The module worker behind createWorkerLiquidFlow() in a bundled app when the model runs on WASM: as
-// bundler-worker.ts, with ORT's wasm build ('onnxruntime-web/wasm', ~2.5x faster on WASM than the WebGPU build) as its
+// bundler-worker.ts, with ORT's wasm build ('onnxruntime-web/wasm', faster on WASM than the WebGPU build) as its
 // only ORT. The page starts this one or bundler-worker.ts by the device (worker-client.ts).
 import * as ort from 'onnxruntime-web/wasm';
 import type { Ort } from './ort.js';

@@ -1,6 +1,7 @@
 // How runtime-web gets onnxruntime-web. ORT ships two browser builds, and each device runs on its own:
 // - 'webgpu': 'onnxruntime-web' (WebGPU and WASM providers; its .wasm is built with asyncify for the WebGPU kernels,
-//   which makes its WASM provider ~2.5x slower per model call, and its 28 MB file compiles 2x longer);
+//   which slows its WASM provider: on the demo model a call takes 3.6x as long at batch 1, 1.1x at batch 16; and its
+//   28 MB file compiles 2x longer);
 // - 'wasm': 'onnxruntime-web/wasm' (the WASM provider only, 14 MB): what every session on the WASM device uses.
 // Never by a static import: an entry point says where each build comes from (setOrtImports): the page's index.ts by
 // import() (import map or bundler), bundler-worker*.ts by their own static import (one build each: two ORT builds in
@@ -80,7 +81,7 @@ export async function ortFor(build: OrtBuild, o: OrtOptions): Promise<{ ort: Ort
   }
   const ort = await importBuild('webgpu');
   const note =
-    `on ORT's WebGPU build, whose WASM provider is ~2.5x slower: '${ORT_SPECIFIER.wasm}' could not be imported (${cause}); ` +
+    `on ORT's WebGPU build, whose WASM provider is slower (3.6x at batch 1): '${ORT_SPECIFIER.wasm}' could not be imported (${cause}); ` +
     `map it to …/${ORT_DIST_FILE.wasm} in the import map`;
   console.warn(`@liquidflow/runtime-web: WASM runs ${note}`);
   return { ort, note };

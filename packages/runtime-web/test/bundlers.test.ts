@@ -224,7 +224,7 @@ describe.each(['vite', 'webpack', 'esbuild'] as const)('a fresh app built with %
       const main = await open(site, { main: '1' });
       expectReferenceImage(main, `${bundler}, ${how}, main thread`);
       expect(main.threads).toBe(threads);
-      // WASM runs on ORT's wasm build (~2.5x faster there than its WebGPU build): its .wasm is the 14 MB one, not the
+      // WASM runs on ORT's wasm build (faster there than its WebGPU build): its .wasm is the 14 MB one, not the
       // WebGPU build's 28 MB .jsep.wasm (webpack names both by hash, so their sizes tell them apart).
       expect(main.wasmFiles.length, JSON.stringify(main.wasmFiles)).toBe(1);
       expect(main.wasmFiles[0].bytes).toBe(statSync(join(ORT_DIST, 'ort-wasm-simd-threaded.wasm')).size);
