@@ -6,14 +6,14 @@
 // cross-origin isolated) must give the Node runtime's image for the same seed. Forced failures (a worker that cannot
 // start, threads that cannot start in time) must fall back and say why on the LiquidFlow object.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { type BrowserContext, chromium } from 'playwright-core';
-import { build as viteBuild } from 'vite';
+import { build as viteBuild, createServer as viteDevServer, type ViteDevServer } from 'vite';
 import { build as esbuild } from 'esbuild';
 import webpack from 'webpack';
 import { resolveConfig } from '@liquidflow/core';
@@ -76,6 +76,10 @@ const servers: Server[] = [];
 const sites: Record<string, { isolated: string; plain: string }> = {};
 let reference: Uint8ClampedArray;
 let webpackWarnings: string[] = [];
+let viteDev: ViteDevServer | undefined;
+// vite's dev server pre-bundles dependencies into node_modules/.vite/deps, where ORT's .wasm and runtime-web's worker
+// files, found by new URL(..., import.meta.url), are missing: the README's one line for `vite dev` keeps both out.
+const VITE_DEV_CONFIG = { optimizeDeps: { exclude: ['@liquidflow/runtime-web', 'onnxruntime-web'] } };
 
 /**
  * Builds with webpack's Node API, as `webpack` with this config file does. Rejects on errors; resolves to the warnings
@@ -168,11 +172,31 @@ beforeAll(async () => {
   for (const [name, dir] of [['vite', viteOut], ['webpack', webpackOut], ['esbuild', esbuildOut], ['esbuild-plain', esbuildPlainOut]] as const) {
     sites[name] = { isolated: await serve(dir, model, true), plain: await serve(dir, model, false) };
   }
+  // vite dev: the same app with real copies in node_modules (vite's dev server serves only files under its root, which a
+  // symbolic link out of it is not).
+  const devApp = join(work, 'dev-app');
+  const devRuntime = join(devApp, 'node_modules', '@liquidflow', 'runtime-web');
+  cpSync(join(PACKAGE, 'dist'), join(devRuntime, 'dist'), { recursive: true });
+  copyFileSync(join(PACKAGE, 'package.json'), join(devRuntime, 'package.json'));
+  cpSync(dirname(ORT_DIST), join(devApp, 'node_modules', 'onnxruntime-web'), { recursive: true, dereference: true });
+  mkdirSync(join(devApp, 'public'));
+  copyFileSync(model, join(devApp, 'public', 'model.onnx'));
+  writeFileSync(join(devApp, 'main.js'), MAIN_JS);
+  writeFileSync(join(devApp, 'index.html'), html);
+  viteDev = await viteDevServer({
+    root: devApp, configFile: false, logLevel: 'warn', ...VITE_DEV_CONFIG,
+    server: { host: '127.0.0.1', headers: { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } },
+  });
+  await viteDev.listen();
+  const devUrl = (viteDev.resolvedUrls?.local[0] ?? '').replace(/\/$/, '');
+  sites['vite-dev'] = { isolated: devUrl, plain: devUrl };
+
   context = await chromium.launchPersistentContext(join(work, 'profile'), { executablePath: CHROMIUM, headless: true, args: ARGS });
 });
 
 afterAll(async () => {
   await context?.close();
+  await viteDev?.close();
   for (const s of servers) s.close();
   if (work) rmSync(work, { recursive: true, force: true });
 });
@@ -248,6 +272,16 @@ describe.each(['vite', 'webpack', 'esbuild'] as const)('a fresh app built with %
     expect(r.workerReason).toMatch(/^the worker did not start \(script error.*\): running on the main thread$/);
     expect(r.warnings.join('\n')).toContain('running on the main thread');
   });
+});
+
+it("vite dev, with the README's optimizeDeps line, generates the Node runtime's image in the worker and on the main thread", async () => {
+  const inWorker = await open(sites['vite-dev'].isolated);
+  expectReferenceImage(inWorker, 'vite dev, worker');
+  expect(inWorker.inWorker, inWorker.workerReason).toBe(true);
+  const main = await open(sites['vite-dev'].isolated, { main: '1' });
+  expectReferenceImage(main, 'vite dev, main thread');
+  expect(main.isolated).toBe(true);
+  expect(main.wasmFiles.map((f) => f.bytes)).toEqual([statSync(join(ORT_DIST, 'ort-wasm-simd-threaded.wasm')).size]);
 });
 
 it('an esbuild bundle without the worker entry still generates, on the main thread, and says why', async () => {
