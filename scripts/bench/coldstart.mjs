@@ -3,7 +3,8 @@
 // nothing cached) and second visits (the same profile, a new tab: the model in the Cache API, ORT's files revalidated).
 // Side by side in the same run: runtime-web as it is (WASM sessions on ORT's wasm build, 'onnxruntime-web/wasm') and
 // as before (the same page with ORT's WebGPU build answering that URL, whose WASM provider is built with asyncify).
-// Each variant gets REPEATS fresh profiles, alternating, so a load change weighs on both; medians are shown.
+// Each variant gets REPEATS fresh profiles, alternating, so a load change weighs on both; medians are shown. Then the
+// cost of one model call on WASM in each build, by batch (the WebGPU build's cost is a fixed one per call).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +46,35 @@ async function visit(context, url) {
   }
 }
 
+// ms per model call of the demo model on WASM with ORT's `file` build (2 threads), at each batch: median of 5 after 2.
+async function callMs(context, url, file) {
+  const page = await context.newPage();
+  try {
+    await page.goto(url);
+    return await page.evaluate(async (file) => {
+      const ort = await import(`/node_modules/onnxruntime-web/dist/${file}`);
+      ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
+      ort.env.wasm.numThreads = 2;
+      const session = await ort.InferenceSession.create('/models/fashion-mnist-tiny/model.onnx', { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+      const out = {};
+      for (const n of [1, 4, 16]) {
+        const feeds = { x: new ort.Tensor('float32', new Float32Array(n * 3 * 32 * 32).fill(0.1), [n, 3, 32, 32]), t: new ort.Tensor('float32', new Float32Array(n).fill(0.5), [n]) };
+        const ms = [];
+        for (let i = 0; i < 7; i++) {
+          const t0 = performance.now();
+          await session.run(feeds);
+          ms.push(performance.now() - t0);
+        }
+        out[n] = ms.slice(2).sort((a, b) => a - b)[2];
+      }
+      await session.release();
+      return out;
+    }, file);
+  } finally {
+    await page.close();
+  }
+}
+
 export async function coldstartSection() {
   if (!existsSync(CHROMIUM)) return { title: 'Browser cold start', columns: [], rows: [], notes: [`not measured: ${CHROMIUM} missing`] };
   const server = await startServer();
@@ -54,6 +84,7 @@ export async function coldstartSection() {
     { name: "now: WASM on ORT's wasm build", before: false, first: [], second: [] },
     { name: "before: WASM on ORT's WebGPU build", before: true, first: [], second: [] },
   ];
+  let calls;
   try {
     for (let rep = 0; rep < REPEATS; rep++) {
       for (const v of variants) {
@@ -73,6 +104,15 @@ export async function coldstartSection() {
           rmSync(profile, { recursive: true, force: true });
         }
       }
+    }
+    progress('coldstart: ms per model call in each ORT build');
+    const profile = mkdtempSync(join(tmpdir(), 'lf-coldstart-'));
+    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+    try {
+      calls = { wasm: await callMs(context, url, 'ort.wasm.min.mjs'), webgpu: await callMs(context, url, 'ort.min.mjs') };
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
     }
   } finally {
     await server.close();
@@ -103,7 +143,11 @@ export async function coldstartSection() {
       `Medians over ${REPEATS} fresh profiles per variant (alternating); ${SECOND_VISITS} second visits each. Times are ms since navigation: ` +
         'page ready (the example listens), model ready (downloaded or read from the cache, session open), first image (drawn).',
       `First visit before / now: ${(beforeFirst.image / nowFirst.image).toFixed(2)}x.`,
+      'One model call on WASM (2 threads), ms at batch 1 / 4 / 16: ' +
+        `ORT's wasm build ${[1, 4, 16].map((n) => calls.wasm[n].toFixed(1)).join(' / ')}, ` +
+        `its WebGPU build ${[1, 4, 16].map((n) => calls.webgpu[n].toFixed(1)).join(' / ')} ` +
+        `(${[1, 4, 16].map((n) => (calls.webgpu[n] / calls.wasm[n]).toFixed(2)).join(' / ')}x).`,
     ],
-    json: { variants },
+    json: { variants, callMs: calls },
   };
 }

@@ -1,6 +1,6 @@
 // How runtime-web gets onnxruntime-web. ORT ships two browser builds, and each device runs on its own:
 // - 'webgpu': 'onnxruntime-web' (WebGPU and WASM providers; its .wasm is built with asyncify for the WebGPU kernels,
-//   which slows its WASM provider: on the demo model a call takes 3.6x as long at batch 1, 1.1x at batch 16; and its
+//   which slows its WASM provider: on the demo model a call takes ~3x as long at batch 1 and 4, about as long at 16; and its
 //   28 MB file compiles 2x longer);
 // - 'wasm': 'onnxruntime-web/wasm' (the WASM provider only, 14 MB): what every session on the WASM device uses.
 // Never by a static import: an entry point says where each build comes from (setOrtImports): the page's index.ts by
@@ -81,7 +81,7 @@ export async function ortFor(build: OrtBuild, o: OrtOptions): Promise<{ ort: Ort
   }
   const ort = await importBuild('webgpu');
   const note =
-    `on ORT's WebGPU build, whose WASM provider is slower (3.6x at batch 1): '${ORT_SPECIFIER.wasm}' could not be imported (${cause}); ` +
+    `on ORT's WebGPU build, whose WASM provider is slower (~3x at batch 1): '${ORT_SPECIFIER.wasm}' could not be imported (${cause}); ` +
     `map it to …/${ORT_DIST_FILE.wasm} in the import map`;
   console.warn(`@liquidflow/runtime-web: WASM runs ${note}`);
   return { ort, note };

@@ -101,7 +101,7 @@ describe('which ORT build a session runs on', () => {
     const s = await openSession(new Uint8Array(1), 'wasm');
     expect(s.ort).toBe(ort.ort);
     expect(s.reason).toBe(
-      "requested, 1 thread; on ORT's WebGPU build, whose WASM provider is slower (3.6x at batch 1): 'onnxruntime-web/wasm' could not be imported " +
+      "requested, 1 thread; on ORT's WebGPU build, whose WASM provider is slower (~3x at batch 1): 'onnxruntime-web/wasm' could not be imported " +
         '(Failed to resolve module specifier "onnxruntime-web/wasm"); map it to …/ort.wasm.min.mjs in the import map',
     );
     expect(warn).toHaveBeenCalledOnce();
