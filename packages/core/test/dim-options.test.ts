@@ -38,10 +38,12 @@ function dimReferenceChain(numLayers: number, cycle: number): number[] {
 describe('config fields', () => {
   const tiny = resolveConfig('tiny', { img_size: 32 });
 
-  it("absent, they take today's model: pad_tokens 0, smoothers 'pixels', scan_schedule 'snake'", () => {
+  it("absent (a config written before they existed), they take the model as it was: pad_tokens 0, smoothers 'pixels', scan_schedule 'snake'", () => {
     const { pad_tokens, smoothers, scan_schedule, ...old } = tiny;
-    expect({ pad_tokens, smoothers, scan_schedule }).toEqual({ pad_tokens: 0, smoothers: 'pixels', scan_schedule: 'snake' });
-    expect(validateConfig(old, 'old.json')).toEqual(tiny);
+    // A new tiny takes DiM's scan schedule (its variant file says why); the other two stay as they were.
+    expect({ pad_tokens, smoothers, scan_schedule }).toEqual({ pad_tokens: 0, smoothers: 'pixels', scan_schedule: 'dim' });
+    expect(validateConfig(old, 'old.json')).toEqual({ ...tiny, scan_schedule: 'snake' });
+    expect(resolveConfig('small').scan_schedule).toBe('snake');
   });
 
   it('a bad value fails naming the file, the field and the allowed values', () => {

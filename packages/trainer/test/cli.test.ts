@@ -293,7 +293,8 @@ describe("liquidflow-train: DiM's options (--pad_tokens, --smoothers, --scan_sch
     const plain = join(tmp, 'dim-none');
     expect(run('--img_size', '16', '--steps', '0', '--out', plain).code).toBe(0);
     const p = (await loadCheckpoint(plain)).config as LiquidFlowConfig;
-    expect({ pad_tokens: p.pad_tokens, smoothers: p.smoothers, scan_schedule: p.scan_schedule }).toEqual({ pad_tokens: 0, smoothers: 'pixels', scan_schedule: 'snake' });
+    // tiny's defaults: no padding, pixel smoothers, DiM's scan schedule (models/variants/liquidflow/tiny.json).
+    expect({ pad_tokens: p.pad_tokens, smoothers: p.smoothers, scan_schedule: p.scan_schedule }).toEqual({ pad_tokens: 0, smoothers: 'pixels', scan_schedule: 'dim' });
   });
 
   it('a bad value fails naming the flag and the allowed values, writing nothing', () => {
