@@ -115,7 +115,7 @@ describe('the traced graph of each option', () => {
   };
 
   it("'snake' permutes to and back in every block; 'dim' once per change of direction and never to restore", () => {
-    const snake = trace(base);
+    const snake = trace({ ...base, scan_schedule: 'snake' });
     expect(snake.permutes).toEqual(Array(2 * base.depth).fill(64));
     const dim = trace({ ...base, scan_schedule: 'dim' });
     // [1, 2, 3, 0, 3, 2, 1, 0]: each block's direction differs from the one before (raster to start).
