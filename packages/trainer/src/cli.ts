@@ -16,7 +16,7 @@ const FLAGS = {
   img_size: { type: 'number', default: undefined, help: "image size in pixels (default: the variant's)" },
   pad_tokens: { type: 'number', default: undefined, help: "liquidflow: DiM's learnable padding tokens, N extra rows and columns of the token grid inside the blocks (default 0: none)" },
   smoothers: { type: 'string', default: undefined, help: "liquidflow: 3x3 depthwise smoothers, pixels (token grid after the position embedding, pixels after unpatchify; the default) or tokens (DiM: token grid after the position embedding and after the last block)" },
-  scan_schedule: { type: 'string', default: undefined, help: "liquidflow: snake (per-block zigzag orders, each restored; the default) or dim (DiM's mirrored H+/H-/V+/V- raster schedule, restored once)" },
+  scan_schedule: { type: 'string', default: undefined, help: "liquidflow: snake (per-block zigzag orders, each restored; the default of small, base and 512) or dim (DiM's mirrored H+/H-/V+/V- raster schedule, restored once; tiny's default)" },
   ssm: { type: 'string', default: undefined, help: "liquidflow's SSM of a new run (a resume keeps the checkpoint's): head (one decay per head, Mamba-2 style; the variants' default) or channel (Mamba-1 / DiM: dt per channel through a low-rank projection, A per channel and state; slower, see the trainer README)" },
   dataset: { type: 'string', default: D.dataset, help: `training images, one of:\n${Object.entries(DATASETS).map(([k, v]) => `${' '.repeat(23)}${k}: ${v.help}`).join('\n')}\n${' '.repeat(22)}` },
   data_dir: { type: 'string', default: undefined, help: 'where the dataset lives (required for folder)' },
