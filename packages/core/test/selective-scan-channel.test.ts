@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { CHANNEL_CHUNK, Rng, selectiveScanChannel, sequentialScanChannel, type ChannelScanInputs } from '@liquidflow/core';
 import { TfOps } from '@liquidflow/tfjs';
+import { relErr } from './helpers.js';
 
 const TOL = 1e-5;
 
@@ -48,18 +49,6 @@ function parallelScan(s: ChannelScanInputs, chunk?: number): Float32Array {
     expect(y.shape).toEqual([s.batch, s.len, s.inner]);
     return y.dataSync() as Float32Array;
   });
-}
-
-function relErr(y: Float32Array, ref: Float64Array): { err: number; finite: boolean; refMax: number } {
-  let maxDiff = 0;
-  let refMax = 0;
-  let finite = true;
-  for (let i = 0; i < ref.length; i++) {
-    if (!Number.isFinite(y[i])) finite = false;
-    maxDiff = Math.max(maxDiff, Math.abs(y[i] - ref[i]));
-    refMax = Math.max(refMax, Math.abs(ref[i]));
-  }
-  return { err: maxDiff / refMax, finite, refMax };
 }
 
 beforeAll(async () => {

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { Rng, chunkLength, selectiveScan, sequentialScan, type ScanInputs } from '@liquidflow/core';
 import { TfOps } from '@liquidflow/tfjs';
+import { relErr } from './helpers.js';
 
 const TOL = 1e-5;
 
@@ -50,18 +51,6 @@ function parallelScan(s: ScanInputs): Float32Array {
     expect(y.shape).toEqual([s.batch, s.len, inner]);
     return y.dataSync() as Float32Array;
   });
-}
-
-function relErr(y: Float32Array, ref: Float64Array): { err: number; finite: boolean; refMax: number } {
-  let maxDiff = 0;
-  let refMax = 0;
-  let finite = true;
-  for (let i = 0; i < ref.length; i++) {
-    if (!Number.isFinite(y[i])) finite = false;
-    maxDiff = Math.max(maxDiff, Math.abs(y[i] - ref[i]));
-    refMax = Math.max(refMax, Math.abs(ref[i]));
-  }
-  return { err: maxDiff / refMax, finite, refMax };
 }
 
 beforeAll(async () => {
